@@ -1,0 +1,1 @@
+"""Delivery bundles: signed PDFs of a letter and its signatories, manifests, receipts."""

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Date, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, deferred, mapped_column
+
+from petition.extensions import db
+from petition.models_common import UTCDateTime, utcnow
+
+
+class Bundle(db.Model):
+    """A built, signed PDF of a letter and its signatories, kept in the database so that
+    every app server can serve it (no instance-local files)."""
+
+    __tablename__ = "bundles"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # public bundle identifier
+    letter_id: Mapped[int] = mapped_column(ForeignKey("letters.id", ondelete="CASCADE"), index=True)
+    lang: Mapped[str] = mapped_column(String(8))
+    version_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    built_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    sha256: Mapped[str] = mapped_column(String(64))
+    pages: Mapped[int] = mapped_column(Integer)
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    manifest: Mapped[str] = mapped_column(Text)  # JSON, as written beside the PDF
+    pdf: Mapped[bytes] = deferred(mapped_column(LargeBinary))
+
+
+class BundleReceipt(db.Model):
+    """One receipt hash per signature included in a bundle: lets a signer check, with the
+    code from their email, that they were in it, and nothing else."""
+
+    __tablename__ = "bundle_receipts"
+
+    bundle_id: Mapped[str] = mapped_column(ForeignKey("bundles.id", ondelete="CASCADE"), primary_key=True)
+    receipt_hash: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+
+
+class Delivery(db.Model):
+    __tablename__ = "deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    letter_id: Mapped[int] = mapped_column(ForeignKey("letters.id", ondelete="CASCADE"), index=True)
+    bundle_id: Mapped[str] = mapped_column(ForeignKey("bundles.id", ondelete="RESTRICT"))
+    addressee: Mapped[str] = mapped_column(String(120))
+    delivered_on: Mapped[date] = mapped_column(Date)
+    channel: Mapped[str] = mapped_column(String(200))
+    response: Mapped[str | None] = mapped_column(Text)
+    recorded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

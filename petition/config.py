@@ -1,0 +1,210 @@
+"""One typed configuration object, read from the environment and checked at start-up.
+
+Development generates its secrets once and keeps them under ``instance/`` so a fresh
+clone runs with no set-up; production refuses to start without real ones.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE = ROOT / "instance"
+
+ENVIRONMENTS = ("development", "production", "testing")
+INSECURE_SECRETS = {"", "dev", "secret", "changeme", "change-me", "development"}
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot be used; the message says which variable and why."""
+
+
+def _bool(value: str | None, default: bool) -> bool:
+    if value is None or value.strip() == "":
+        return default
+    value = value.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"expected a boolean (1/0, true/false), got {value!r}")
+
+
+def _int(value: str | None, default: int) -> int:
+    if value is None or value.strip() == "":
+        return default
+    return int(value)
+
+
+def _instance_secret(name: str, make) -> str:
+    """Read a development secret from instance/, creating it on first use."""
+    INSTANCE.mkdir(parents=True, exist_ok=True)
+    path = INSTANCE / name
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(make())
+    return path.read_text().strip()
+
+
+@dataclass
+class Config:
+    ENV: str = "development"
+    SECRET_KEY: str = ""
+    # Fernet keys for personal data at rest, newest first (MultiFernet): rotate by
+    # prepending a new key and running `flask --app wsgi privacy rotate-keys`.
+    DATA_KEYS: list[str] = field(default_factory=list)
+    # HMAC key for the keyed hashes of addresses (duplicate detection, mail limits).
+    HASH_KEY: str = ""
+    DATABASE_URL: str = ""
+    PUBLIC_URL: str = "http://127.0.0.1:5000"
+    LETTERS_DIR: str = str(ROOT / "letters")
+
+    MAIL_SERVER: str = ""
+    MAIL_PORT: int = 25
+    MAIL_USERNAME: str = ""
+    MAIL_PASSWORD: str = ""
+    MAIL_USE_TLS: bool = False
+    MAIL_USE_SSL: bool = False
+    MAIL_DEFAULT_SENDER: str = "Open letters <letters@localhost>"
+    # Sender name used for letters with discreet mail: reveals nothing of the topic.
+    MAIL_DISCREET_SENDER: str = "Notifications <letters@localhost>"
+    MAIL_TIMEOUT: int = 10
+    OUTBOX_DIR: str = str(INSTANCE / "outbox")
+    # Deliver queued mail from a thread inside the web process (the embedded default).
+    OUTBOX_IN_PROCESS: bool = True
+    # Per address and letter, how many emails one calendar day may bring.
+    MAIL_PER_ADDRESS_PER_DAY: int = 3
+
+    RATELIMIT_ENABLED: bool = True
+    RATELIMIT_STORAGE_URI: str = "memory://"
+    REDIS_URL: str = ""
+    # How many reverse proxies in front of the app may set X-Forwarded-For.
+    TRUSTED_PROXIES: int = 0
+
+    TOKEN_MAX_AGE_DAYS: int = 7
+    COUNT_CACHE_SECONDS: float = 2.0
+    SESSION_HOURS: int = 8
+    LOG_LEVEL: str = "INFO"
+    # Where "Exit this page" goes: a neutral site that draws no attention.
+    EXIT_URL: str = "https://www.bbc.com/weather"
+
+    @property
+    def is_production(self) -> bool:
+        return self.ENV == "production"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Config":
+        env = dict(os.environ if env is None else env)
+        errors: list[str] = []
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = env.get(f.name)
+            if f.name in overrides:
+                values[f.name] = overrides[f.name]
+                continue
+            if raw is None:
+                continue
+            try:
+                if f.type == "bool":
+                    values[f.name] = _bool(raw, False)
+                elif f.type == "int":
+                    values[f.name] = _int(raw, 0)
+                elif f.type == "float":
+                    values[f.name] = float(raw)
+                elif f.type == "list[str]":
+                    values[f.name] = [k.strip() for k in raw.split(",") if k.strip()]
+                else:
+                    values[f.name] = raw
+            except ValueError as exc:
+                errors.append(f"{f.name}: {exc}")
+        if "ENV" not in values and env.get("PETITION_ENV"):
+            values["ENV"] = env["PETITION_ENV"]
+        if errors:
+            raise ConfigError("invalid configuration:\n  " + "\n  ".join(errors))
+        config = cls(**values)
+        config._fill_defaults()
+        config.validate()
+        return config
+
+    def _fill_defaults(self) -> None:
+        if not self.DATABASE_URL:
+            INSTANCE.mkdir(parents=True, exist_ok=True)
+            self.DATABASE_URL = f"sqlite:///{INSTANCE / 'petition.db'}"
+        if self.DATABASE_URL.startswith("postgres://"):
+            self.DATABASE_URL = "postgresql://" + self.DATABASE_URL[len("postgres://"):]
+        if self.DATABASE_URL.startswith("postgresql://"):
+            # psycopg 3 is the driver we ship; SQLAlchemy's bare scheme means psycopg2.
+            self.DATABASE_URL = "postgresql+psycopg://" + self.DATABASE_URL[len("postgresql://"):]
+        if self.ENV == "development":
+            if not self.SECRET_KEY:
+                self.SECRET_KEY = _instance_secret("secret_key", lambda: secrets.token_urlsafe(48))
+            if not self.DATA_KEYS:
+                self.DATA_KEYS = [_instance_secret("data_key", lambda: Fernet.generate_key().decode())]
+            if not self.HASH_KEY:
+                self.HASH_KEY = _instance_secret("hash_key", lambda: secrets.token_urlsafe(48))
+        if self.ENV == "production" and "OUTBOX_IN_PROCESS" not in os.environ:
+            # Production runs `flask outbox work` senders; see README.
+            self.OUTBOX_IN_PROCESS = False
+
+    def validate(self) -> None:
+        problems: list[str] = []
+        if self.ENV not in ENVIRONMENTS:
+            problems.append(f"PETITION_ENV must be one of {', '.join(ENVIRONMENTS)}, not {self.ENV!r}")
+        if self.SECRET_KEY.strip().lower() in INSECURE_SECRETS or len(self.SECRET_KEY) < 32:
+            problems.append("SECRET_KEY must be a random string of at least 32 characters")
+        if len(self.HASH_KEY) < 32:
+            problems.append("HASH_KEY must be a random string of at least 32 characters")
+        if self.HASH_KEY and self.HASH_KEY == self.SECRET_KEY:
+            problems.append("HASH_KEY must differ from SECRET_KEY")
+        if not self.DATA_KEYS:
+            problems.append("DATA_KEYS must hold at least one Fernet key (comma-separated, newest first)")
+        for key in self.DATA_KEYS:
+            try:
+                Fernet(key.encode())
+            except (ValueError, TypeError):
+                problems.append("DATA_KEYS holds a value that is not a Fernet key")
+                break
+        if self.MAIL_USE_TLS and self.MAIL_USE_SSL:
+            problems.append("MAIL_USE_TLS and MAIL_USE_SSL exclude each other")
+        if not 0 <= self.TRUSTED_PROXIES <= 5:
+            problems.append("TRUSTED_PROXIES must be between 0 and 5")
+        if self.ENV == "production":
+            if not self.PUBLIC_URL.startswith("https://"):
+                problems.append("PUBLIC_URL must be an https:// address in production")
+            if self.DATABASE_URL.startswith("sqlite") and ":memory:" in self.DATABASE_URL:
+                problems.append("DATABASE_URL cannot be an in-memory database in production")
+            if not self.MAIL_SERVER:
+                problems.append("MAIL_SERVER must be set in production")
+        if problems:
+            raise ConfigError("refusing to start:\n  " + "\n  ".join(problems))
+
+    def flask_settings(self) -> dict[str, object]:
+        """The Flask and extension settings derived from this config."""
+        engine_options: dict[str, object] = {"pool_pre_ping": True}
+        if self.DATABASE_URL.startswith("sqlite"):
+            engine_options = {"connect_args": {"timeout": 30}}
+        return {
+            "SECRET_KEY": self.SECRET_KEY,
+            "SQLALCHEMY_DATABASE_URI": self.DATABASE_URL,
+            "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
+            "SQLALCHEMY_TRACK_MODIFICATIONS": False,
+            "WTF_CSRF_TIME_LIMIT": 6 * 3600,
+            "WTF_CSRF_SSL_STRICT": False,  # no-referrer means no Referer to check
+            "RATELIMIT_ENABLED": self.RATELIMIT_ENABLED,
+            "RATELIMIT_STORAGE_URI": self.RATELIMIT_STORAGE_URI,
+            "RATELIMIT_HEADERS_ENABLED": True,
+            "SESSION_COOKIE_HTTPONLY": True,
+            "SESSION_COOKIE_SAMESITE": "Lax",
+            "SESSION_COOKIE_SECURE": self.is_production,
+            "SESSION_COOKIE_NAME": "__Host-session" if self.is_production else "session",
+            "REMEMBER_COOKIE_HTTPONLY": True,
+            "REMEMBER_COOKIE_SECURE": self.is_production,
+            "PREFERRED_URL_SCHEME": "https" if self.is_production else "http",
+            "MAX_CONTENT_LENGTH": 64 * 1024,
+            "TESTING": self.ENV == "testing",
+        }

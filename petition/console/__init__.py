@@ -1,0 +1,1 @@
+"""The campaign leads' console: login with TOTP, per-letter dashboards, moderation, audit."""

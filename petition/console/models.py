@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, Table, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from petition.extensions import db
+from petition.models_common import BigId, UTCDateTime, utcnow
+
+letter_leads = Table(
+    "letter_leads",
+    db.metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("letter_id", ForeignKey("letters.id", ondelete="CASCADE"), primary_key=True),
+)
+
+ROLES = ("admin", "lead")
+
+
+class User(UserMixin, db.Model):
+    """A campaign lead or administrator. Created from the command line only."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    display_name: Mapped[str] = mapped_column(String(120))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    totp_secret_enc: Mapped[str | None] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(String(10), default="lead")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Bumped to log out every session of this user (password change, lock).
+    session_version: Mapped[int] = mapped_column(Integer, default=1)
+    last_totp_step: Mapped[int | None] = mapped_column(BigId)  # refuses a replayed code
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    letters = relationship("Letter", secondary=letter_leads, lazy="selectin")
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login
+        return self.active
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_version}"
+
+
+class AuditEntry(db.Model):
+    """What a lead did to signers' data. Says what and which letter, never whose data."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    actor_label: Mapped[str] = mapped_column(String(120))  # the user's name, or "command line"
+    action: Mapped[str] = mapped_column(String(60))
+    letter_id: Mapped[int | None] = mapped_column(ForeignKey("letters.id", ondelete="SET NULL"), index=True)
+    detail: Mapped[str | None] = mapped_column(Text)  # JSON, no personal data

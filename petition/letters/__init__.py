@@ -1,0 +1,1 @@
+"""Letters: the files under letters/, their validation, sync into the database, public pages."""

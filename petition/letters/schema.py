@@ -1,0 +1,62 @@
+"""The schema of letter files, documented for editors in letters/README.md."""
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StringConstraints, model_validator
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+
+STATUSES = ("draft", "open", "closed", "delivered")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Addressee(Strict):
+    company: ShortText
+    platforms: list[ShortText] = Field(default_factory=list)
+
+
+class Initiator(Strict):
+    name: ShortText
+    website: HttpUrl | None = None
+
+
+class LetterMeta(Strict):
+    """letters/<slug>/letter.yaml: the facts that do not change with the language."""
+
+    status: Literal["draft", "open", "closed", "delivered"]
+    opens: date | None = None
+    closes: date | None = None
+    default_language: Literal["en", "fr", "ar", "el"] = "en"
+    public_visibility_default: Literal["full", "initials", "none"] = "none"
+    bundle_default: Literal["named", "counted"] = "counted"
+    retention_days: int = Field(default=180, ge=1, le=3650)
+    discreet_mail: bool = True
+    addressees: list[Addressee] = Field(min_length=1)
+    initiators: list[Initiator] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> "LetterMeta":
+        if self.opens and self.closes and self.closes < self.opens:
+            raise ValueError("'closes' is before 'opens'")
+        return self
+
+
+class FaqItem(Strict):
+    question: ShortText
+    answer: Text
+
+
+class LetterFrontMatter(Strict):
+    """The front matter of letters/<slug>/<lang>.md."""
+
+    title: ShortText
+    summary: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=600)]
+    demands: list[Text] = Field(min_length=1)
+    safety: Text
+    faq: list[FaqItem] = Field(default_factory=list)

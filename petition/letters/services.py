@@ -1,0 +1,200 @@
+"""Letters at run time: the loaded files, their sync into the database, their counts."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date
+
+from flask import Flask, current_app
+from sqlalchemy import inspect, select
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.orm import Session
+
+from petition.extensions import db
+from petition.letters.loader import LoadedLetter, load_all
+from petition.letters.models import Letter, LetterVersion
+from petition.models_common import utcnow
+
+log = logging.getLogger("petition.letters")
+
+EXTENSION_KEY = "petition.letters"
+PUBLIC_STATUSES = ("open", "closed", "delivered")
+
+
+@dataclass
+class SyncReport:
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    new_versions: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        out = [f"created letter {slug}" for slug in self.created]
+        out += [f"updated letter {slug}" for slug in self.updated]
+        out += [f"new text version {v}" for v in self.new_versions]
+        return out or ["letters already in sync"]
+
+
+def init_app(app: Flask) -> None:
+    """Load and validate every letter file (a bad file stops start-up), then sync them
+    into the database if its schema exists (before `db upgrade` there is nothing to sync)."""
+    app.extensions[EXTENSION_KEY] = load_all(app.config["PETITION"].LETTERS_DIR)
+    with app.app_context():
+        try:
+            if inspect(db.engine).has_table("letters") and inspect(db.engine).has_table("signature_counters"):
+                sync(db.session, app.extensions[EXTENSION_KEY])
+        except (OperationalError, ProgrammingError) as exc:  # database not reachable or not migrated
+            db.session.rollback()
+            log.warning("letters not synced at start-up: %s", exc.__class__.__name__)
+        finally:
+            db.session.remove()
+
+
+def registry() -> dict[str, LoadedLetter]:
+    return current_app.extensions[EXTENSION_KEY]
+
+
+def reload() -> dict[str, LoadedLetter]:
+    current_app.extensions[EXTENSION_KEY] = load_all(current_app.config["PETITION"].LETTERS_DIR)
+    return registry()
+
+
+def loaded(slug: str) -> LoadedLetter | None:
+    return registry().get(slug)
+
+
+def sync(session: Session, letters: dict[str, LoadedLetter], attempts: int = 3) -> SyncReport:
+    """Bring the database in line with the files. Safe to run from several processes at
+    once (each app server syncs at start-up): a lost race is retried."""
+    for attempt in range(attempts):
+        try:
+            report = _sync_once(session, letters)
+            session.commit()
+            return report
+        except IntegrityError:
+            session.rollback()
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _sync_once(session: Session, letters: dict[str, LoadedLetter]) -> SyncReport:
+    from petition.signing.counters import ensure_shards
+
+    report = SyncReport()
+    existing = {row.slug: row for row in session.scalars(select(Letter))}
+    for slug, letter in letters.items():
+        meta = letter.meta
+        row = existing.get(slug)
+        if row is None:
+            row = Letter(slug=slug, status=meta.status, file_status=meta.status)
+            session.add(row)
+            report.created.append(slug)
+        else:
+            changed = row.file_status != meta.status
+            if changed:
+                # The file's status was edited since the last sync: it wins over the console.
+                row.status = meta.status
+                row.file_status = meta.status
+                report.updated.append(slug)
+        row.opens_on = meta.opens
+        row.closes_on = meta.closes
+        row.default_language = meta.default_language
+        row.languages = ",".join(letter.languages)
+        row.public_visibility_default = meta.public_visibility_default
+        row.bundle_default = meta.bundle_default
+        row.retention_days = meta.retention_days
+        row.discreet_mail = meta.discreet_mail
+        if row.status in ("closed", "delivered") and row.closed_at is None:
+            row.closed_at = utcnow()
+        session.flush()
+        ensure_shards(session, row.id)
+        known = set(session.scalars(select(LetterVersion.version_hash).where(LetterVersion.letter_id == row.id)))
+        for lang, text in letter.texts.items():
+            if text.version_hash not in known:
+                session.add(LetterVersion(letter_id=row.id, lang=lang, version_hash=text.version_hash, title=text.front.title))
+                report.new_versions.append(f"{slug}/{lang} {text.version_hash[:12]}")
+        session.flush()
+    return report
+
+
+def letter_row(slug: str) -> Letter | None:
+    return db.session.scalar(select(Letter).where(Letter.slug == slug))
+
+
+def is_signable(row: Letter, today: date | None = None) -> bool:
+    """Open, and within its dates if it has any."""
+    today = today or date.today()
+    if row.status != "open":
+        return False
+    if row.opens_on and today < row.opens_on:
+        return False
+    if row.closes_on and today > row.closes_on:
+        return False
+    return True
+
+
+def known_version(row: Letter, lang: str, version_hash: str) -> bool:
+    return db.session.scalar(
+        select(LetterVersion.id).where(
+            LetterVersion.letter_id == row.id,
+            LetterVersion.lang == lang,
+            LetterVersion.version_hash == version_hash,
+        )
+    ) is not None
+
+
+def counts(row: Letter) -> dict[str, int]:
+    from petition.organisations.queries import approved_count
+    from petition.signing.counters import confirmed_count
+
+    letter = loaded(row.slug)
+    initiators = len(letter.meta.initiators) if letter else 0
+    return {"individuals": confirmed_count(row.id), "organizations": initiators + approved_count(row.id)}
+
+
+def set_status(row: Letter, status: str) -> None:
+    """A lead opens or closes a letter; closing starts the retention period."""
+    if status not in ("draft", "open", "closed", "delivered"):
+        raise ValueError(f"unknown status {status!r}")
+    row.status = status
+    if status in ("closed", "delivered") and row.closed_at is None:
+        row.closed_at = utcnow()
+    if status == "open":
+        row.closed_at = None
+
+
+def public_rows() -> list[Letter]:
+    """Letters the public may see (not drafts), in the order of the files."""
+    rows = {row.slug: row for row in db.session.scalars(select(Letter).where(Letter.status.in_(PUBLIC_STATUSES)))}
+    return [rows[slug] for slug in registry() if slug in rows]
+
+
+def public_summaries() -> list[dict]:
+    from flask_babel import get_locale
+
+    lang = str(get_locale())
+    summaries = []
+    for row in public_rows():
+        letter = loaded(row.slug)
+        text = letter.text_for(lang)
+        summaries.append({
+            "slug": row.slug,
+            "status": row.status,
+            "title": text.front.title,
+            "summary": text.front.summary,
+            "text_lang": text.lang,
+            "addressees": letter.meta.addressees,
+            "counts": counts(row),
+            "signable": is_signable(row),
+        })
+    return summaries
+
+
+def retention_overview() -> list[dict]:
+    from flask_babel import get_locale
+
+    lang = str(get_locale())
+    return [
+        {"slug": row.slug, "title": loaded(row.slug).text_for(lang).front.title, "days": row.retention_days}
+        for row in public_rows()
+    ]

@@ -1,0 +1,45 @@
+"""Logs say what happened, never who: no client address, no token, no email."""
+from __future__ import annotations
+
+import logging
+import re
+
+from flask import Flask
+
+# Capabilities in URLs (confirm, withdraw, unsubscribe links) and anything that looks
+# like an address are cut out of every record before it is written.
+_TOKEN = re.compile(r"[A-Za-z0-9_\-]{16,}\.[A-Za-z0-9_\-.]{10,}")
+_EMAIL = re.compile(r"[^\s@<>\"']+@[^\s@<>\"']+")
+_IPV4 = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b")
+_IPV6 = re.compile(r"\b(?:[0-9a-fA-F]{0,4}:){2,7}[0-9a-fA-F]{0,4}\b")
+
+
+def redact(text: str) -> str:
+    text = _TOKEN.sub("<token>", text)
+    text = _EMAIL.sub("<email>", text)
+    text = _IPV4.sub("<ip>", text)
+    return _IPV6.sub("<ip>", text)
+
+
+class RedactingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        record.msg = redact(message)
+        record.args = ()
+        return True
+
+
+def configure_logging(app: Flask, config) -> None:
+    level = getattr(logging, config.LOG_LEVEL.upper(), logging.INFO)
+    redacting = RedactingFilter()
+    for name in ("petition", "werkzeug", "gunicorn.error", "gunicorn.access", app.logger.name):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+            logger.addFilter(redacting)
+    petition_logger = logging.getLogger("petition")
+    petition_logger.setLevel(level)
+    if not petition_logger.handlers or all(isinstance(h, logging.NullHandler) for h in petition_logger.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.addFilter(redacting)
+        petition_logger.addHandler(handler)

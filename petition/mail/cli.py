@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import signal
+import threading
+
+import click
+from flask.cli import with_appcontext
+from sqlalchemy import func, select
+
+from petition.extensions import db
+from petition.mail import sender
+from petition.mail.models import OutboxMessage
+from petition.models_common import utcnow
+
+
+@click.group("outbox", help="Send queued mail.")
+def outbox_cli() -> None:
+    pass
+
+
+@outbox_cli.command("drain")
+@with_appcontext
+def drain() -> None:
+    """Send every message that is due, then exit."""
+    sent, failed = sender.drain()
+    click.echo(f"sent {sent}, failed {failed} (rescheduled)")
+    if failed:
+        raise SystemExit(1)
+
+
+@outbox_cli.command("work")
+@click.option("--idle", default=1.0, show_default=True, help="Seconds between polls when idle.")
+@with_appcontext
+def work(idle: float) -> None:
+    """Run a sender until SIGTERM/SIGINT. Several may run at once, on several machines."""
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: (stop.set(), sender.wake()))
+    click.echo("outbox sender running")
+    sender.work(stop, idle_seconds=idle)
+    click.echo("outbox sender stopped")
+
+
+@outbox_cli.command("status")
+@with_appcontext
+def status() -> None:
+    """How many messages wait, how many are due, how many have failed before."""
+    now = utcnow()
+    total = db.session.scalar(select(func.count()).select_from(OutboxMessage))
+    due = db.session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.next_attempt_at <= now))
+    retrying = db.session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.attempts > 0))
+    click.echo(f"queued {total}, due {due}, retrying {retrying}")

@@ -1,0 +1,70 @@
+"""Queueing mail. Nothing here sends: the outbox row commits (or not) with the change
+that caused it, so a signature is never stored without its email, nor the reverse."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+from flask import current_app, render_template
+from flask_babel import force_locale
+from sqlalchemy.orm import Session
+
+from petition.mail.models import OutboxMessage
+from petition.privacy.crypto import decrypt, encrypt
+
+
+@dataclass
+class Message:
+    to: str
+    subject: str
+    text: str
+    html: str | None = None
+    sender: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    lang: str = "en"
+
+
+def _no_newlines(value: str) -> str:
+    # Header values come from our own templates and config, but a newline must never
+    # reach a header whatever its source.
+    return " ".join(value.replace("\r", " ").replace("\n", " ").split())
+
+
+def build(template: str, *, to: str, lang: str, subject: str, sender: str | None = None,
+          headers: dict[str, str] | None = None, **context) -> Message:
+    """Render templates/mail/<template>.txt and .html in the recipient's language."""
+    from petition.i18n import text_direction
+
+    with force_locale(lang):
+        context.update(lang=lang, lang_dir=text_direction(lang), subject=subject)
+        text = render_template(f"mail/{template}.txt", **context)
+        html = render_template(f"mail/{template}.html", **context)
+    return Message(
+        to=to,
+        subject=_no_newlines(subject),
+        text=text,
+        html=html,
+        sender=_no_newlines(sender) if sender else None,
+        headers={_no_newlines(k): _no_newlines(v) for k, v in (headers or {}).items()},
+        lang=lang,
+    )
+
+
+def queue(session: Session, message: Message, *, purpose: str, letter_id: int | None = None) -> OutboxMessage:
+    row = OutboxMessage(
+        payload_enc=encrypt(json.dumps(asdict(message), ensure_ascii=False)),
+        purpose=purpose,
+        letter_id=letter_id,
+    )
+    session.add(row)
+    session.info["outbox_queued"] = True
+    return row
+
+
+def payload(row: OutboxMessage) -> Message:
+    return Message(**json.loads(decrypt(row.payload_enc)))
+
+
+def default_sender(discreet: bool) -> str:
+    config = current_app.config["PETITION"]
+    return config.MAIL_DISCREET_SENDER if discreet else config.MAIL_DEFAULT_SENDER

@@ -1,0 +1,1 @@
+"""Organisations co-signing letters: form, confirmation, approval by a campaign lead."""

@@ -1,0 +1,1 @@
+"""Response headers, client keys for rate limits, and the limits themselves."""

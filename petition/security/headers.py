@@ -1,0 +1,46 @@
+"""Security headers on every response; the app sends them itself, with no proxy to lean on."""
+from __future__ import annotations
+
+from flask import Flask, g, request
+
+CSP = "; ".join([
+    "default-src 'none'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "font-src 'self'",
+    "connect-src 'self'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+])
+
+
+def mark_sensitive() -> None:
+    """Call from a view whose page shows or collects personal data: never cached."""
+    g.sensitive = True
+
+
+def init_app(app: Flask) -> None:
+    production = app.config["PETITION"].is_production
+
+    @app.after_request
+    def _headers(response):
+        headers = response.headers
+        headers.setdefault("Content-Security-Policy", CSP)
+        headers["X-Content-Type-Options"] = "nosniff"
+        headers["Referrer-Policy"] = "no-referrer"
+        headers["X-Frame-Options"] = "DENY"
+        headers["Cross-Origin-Opener-Policy"] = "same-origin"
+        headers["Cross-Origin-Resource-Policy"] = "same-origin"
+        headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), interest-cohort=()"
+        if production:
+            headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
+        if getattr(g, "sensitive", False) or request.method != "GET" or "Set-Cookie" in headers:
+            headers["Cache-Control"] = "no-store"
+            headers["Pragma"] = "no-cache"
+        elif "Cache-Control" not in headers and response.mimetype == "text/html":
+            headers["Cache-Control"] = "no-cache"
+        if "Vary" not in headers or "Cookie" not in headers["Vary"]:
+            headers.add("Vary", "Cookie")
+        return response

@@ -1,0 +1,1 @@
+"""Individual signatures: the form, email verification, withdrawal, counts, public list."""

@@ -1,0 +1,80 @@
+"""Sharded counters of confirmed signatures (see SignatureCounter for why).
+
+Writes: a confirmation adds 1 to shard (signature id % SHARDS) inside its own
+transaction, so the count can never drift from a committed confirmation. Reads: the SUM
+of the shards, cached per process for COUNT_CACHE_SECONDS, so a page view costs no
+COUNT over the signatures table and a million signatures cost the same as none.
+"""
+from __future__ import annotations
+
+import threading
+import time
+
+from flask import current_app
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from petition.extensions import db
+from petition.signing.models import Signature, SignatureCounter
+
+_cache: dict[int, tuple[float, int]] = {}
+_lock = threading.Lock()
+
+
+def ensure_shards(session: Session, letter_id: int) -> None:
+    have = set(session.scalars(select(SignatureCounter.shard).where(SignatureCounter.letter_id == letter_id)))
+    for shard in range(SignatureCounter.SHARDS):
+        if shard not in have:
+            session.add(SignatureCounter(letter_id=letter_id, shard=shard, confirmed=0))
+
+
+def add(session: Session, letter_id: int, signature_id: int, delta: int) -> None:
+    session.execute(
+        update(SignatureCounter)
+        .where(SignatureCounter.letter_id == letter_id, SignatureCounter.shard == signature_id % SignatureCounter.SHARDS)
+        .values(confirmed=SignatureCounter.confirmed + delta)
+    )
+    forget(letter_id)
+
+
+def confirmed_count(letter_id: int) -> int:
+    ttl = current_app.config["PETITION"].COUNT_CACHE_SECONDS
+    now = time.monotonic()
+    with _lock:
+        hit = _cache.get(letter_id)
+        if hit and hit[0] > now:
+            return hit[1]
+    total = db.session.scalar(
+        select(func.coalesce(func.sum(SignatureCounter.confirmed), 0)).where(SignatureCounter.letter_id == letter_id)
+    )
+    total = int(total or 0)
+    with _lock:
+        _cache[letter_id] = (now + ttl, total)
+    return total
+
+
+def forget(letter_id: int) -> None:
+    with _lock:
+        _cache.pop(letter_id, None)
+
+
+def reconcile(session: Session, letter_id: int) -> tuple[int, int]:
+    """Recompute the shards from the signatures table. Returns (before, after)."""
+    before = int(session.scalar(
+        select(func.coalesce(func.sum(SignatureCounter.confirmed), 0)).where(SignatureCounter.letter_id == letter_id)
+    ) or 0)
+    ensure_shards(session, letter_id)
+    session.flush()
+    per_shard = dict(session.execute(
+        select(Signature.id % SignatureCounter.SHARDS, func.count())
+        .where(Signature.letter_id == letter_id, Signature.status == "confirmed", Signature.hidden.is_(False))
+        .group_by(Signature.id % SignatureCounter.SHARDS)
+    ).all())
+    for shard in range(SignatureCounter.SHARDS):
+        session.execute(
+            update(SignatureCounter)
+            .where(SignatureCounter.letter_id == letter_id, SignatureCounter.shard == shard)
+            .values(confirmed=int(per_shard.get(shard, 0)))
+        )
+    forget(letter_id)
+    return before, sum(int(v) for v in per_shard.values())

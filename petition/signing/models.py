@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from petition.extensions import db
+from petition.models_common import BigId, UTCDateTime, utcnow
+
+PUBLIC_CHOICES = ("full", "initials", "none")
+BUNDLE_CHOICES = ("named", "counted")
+
+
+class Signature(db.Model):
+    """One person's signature on one letter.
+
+    Only what the signer chose to show is stored in the clear (public_name,
+    public_affiliation, country). The address, full name and affiliation are Fernet
+    tokens; email_hash is an HMAC of the canonical address, and its unique pair with the
+    letter is what makes "one signature per person per letter" race-safe.
+    """
+
+    __tablename__ = "signatures"
+    __table_args__ = (
+        UniqueConstraint("letter_id", "email_hash"),
+        Index("ix_signatures_public", "letter_id", "status", "confirmed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    letter_id: Mapped[int] = mapped_column(ForeignKey("letters.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending | confirmed
+    email_hash: Mapped[str | None] = mapped_column(String(64))
+    email_enc: Mapped[str | None] = mapped_column(Text)
+    name_enc: Mapped[str | None] = mapped_column(Text)
+    affiliation_enc: Mapped[str | None] = mapped_column(Text)
+    public_name: Mapped[str | None] = mapped_column(String(200))
+    public_affiliation: Mapped[str | None] = mapped_column(String(200))
+    country: Mapped[str] = mapped_column(String(2), default="ZZ")
+    lang: Mapped[str] = mapped_column(String(8))
+    public_visibility: Mapped[str] = mapped_column(String(10))
+    bundle_visibility: Mapped[str] = mapped_column(String(10))
+    updates_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
+    version_hash: Mapped[str] = mapped_column(String(64))
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    hidden_reason: Mapped[str | None] = mapped_column(Text)
+    hidden_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    confirm_nonce_hash: Mapped[str | None] = mapped_column(String(64))
+    manage_nonce_hash: Mapped[str | None] = mapped_column(String(64))
+    receipt_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    email_domain: Mapped[str | None] = mapped_column(String(255))  # for spike detection, kept until purge
+    # Emails sent to this address for this letter on mail_day: the per-address cap.
+    mail_day: Mapped[date | None] = mapped_column(Date)
+    mail_count: Mapped[int] = mapped_column(Integer, default=0)
+    synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class SignatureCounter(db.Model):
+    """Confirmed signatures per letter, spread over shards.
+
+    A surge of confirmations on one letter would serialise on a single counter row (the
+    failure that took the UK petitions site down in 2019); with SHARDS rows per letter
+    concurrent confirmations mostly touch different rows, and a read is a SUM of SHARDS
+    small rows, cached for a couple of seconds. `flask signatures reconcile` recomputes
+    them from the signatures table.
+    """
+
+    __tablename__ = "signature_counters"
+
+    SHARDS = 16
+
+    letter_id: Mapped[int] = mapped_column(ForeignKey("letters.id", ondelete="CASCADE"), primary_key=True)
+    shard: Mapped[int] = mapped_column(Integer, primary_key=True)
+    confirmed: Mapped[int] = mapped_column(BigId, default=0)

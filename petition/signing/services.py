@@ -1,0 +1,319 @@
+"""The rules of signing: sign -> confirm -> (withdraw). No Flask request in here.
+
+sign() is deliberately shaped so that its outcome is invisible to the person submitting:
+whatever the address's state (new, pending, confirmed, withdrawn), it does one lookup,
+one write, renders one email, and the caller shows the same page. Only the mailbox owner
+learns anything, from the email itself.
+"""
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import date
+
+from flask import current_app
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from petition import tokens
+from petition.letters import services as letters
+from petition.letters.models import Letter
+from petition.mail import services as mail
+from petition.models_common import utcnow
+from petition.privacy.crypto import decrypt, digest, encrypt, keyed_hash
+from petition.signing import counters
+from petition.signing.addresses import canonical, domain_of
+from petition.signing.models import BUNDLE_CHOICES, PUBLIC_CHOICES, Signature
+from petition.text import initials
+from petition.web.urls import public_url
+
+log = logging.getLogger("petition.signing")
+
+CONFIRM = "confirm-signature"
+MANAGE = "manage-signature"
+MANAGE_MAX_AGE_DAYS = 3650  # the withdraw link in every email works for as long as the data exists
+
+# Lower index = shows less. A signer can only ever move down these scales at confirmation.
+PUBLIC_ORDER = ("none", "initials", "full")
+BUNDLE_ORDER = ("counted", "named")
+
+
+class LetterNotOpen(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class SignatureRequest:
+    name: str
+    email: str
+    country: str
+    affiliation: str
+    public_visibility: str
+    bundle_visibility: str
+    updates_opt_in: bool
+    lang: str
+    version_hash: str
+
+
+def safest_public(choice: str | None, default: str) -> str:
+    """The signer's choice if valid, else the letter's default, else the safest."""
+    if choice in PUBLIC_CHOICES:
+        return choice
+    return default if default in PUBLIC_CHOICES else "none"
+
+
+def safest_bundle(choice: str | None, default: str) -> str:
+    if choice in BUNDLE_CHOICES:
+        return choice
+    return default if default in BUNDLE_CHOICES else "counted"
+
+
+def lower_only(current: str, requested: str | None, order: tuple[str, ...]) -> str:
+    if requested not in order:
+        return current
+    return order[min(order.index(current), order.index(requested))]
+
+
+def email_hash(letter_id: int, address: str) -> str:
+    # Per letter, so a database dump cannot link one person's signatures across letters.
+    return keyed_hash("signer-email", f"{letter_id}:{canonical(address)}")
+
+
+def receipt_code() -> str:
+    """Twelve characters from an alphabet without look-alikes, grouped for reading aloud."""
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+    raw = "".join(secrets.choice(alphabet) for _ in range(12))
+    return f"{raw[0:4]}-{raw[4:8]}-{raw[8:12]}"
+
+
+def normalise_receipt(code: str) -> str:
+    return "".join(ch for ch in code.upper() if ch.isalnum())
+
+
+def receipt_hash(code: str) -> str:
+    return digest("receipt:" + normalise_receipt(code))
+
+
+def _mail_allowed(sig: Signature, today: date) -> bool:
+    limit = current_app.config["PETITION"].MAIL_PER_ADDRESS_PER_DAY
+    if sig.mail_day != today:
+        sig.mail_day = today
+        sig.mail_count = 0
+    if sig.mail_count >= limit:
+        return False
+    sig.mail_count += 1
+    return True
+
+
+def _subject(letter_row: Letter, title: str, discreet_subject: str, plain_subject: str) -> str:
+    return discreet_subject if letter_row.discreet_mail else f"{plain_subject}: {title}"
+
+
+def sign(session: Session, letter_row: Letter, request: SignatureRequest) -> None:
+    """Record a pending signature (or refresh one) and queue the right email, in the
+    caller's transaction. Returns nothing on purpose: the caller must not branch."""
+    if not letters.is_signable(letter_row):
+        raise LetterNotOpen(letter_row.slug)
+    today = date.today()
+    hashed = email_hash(letter_row.id, request.email)
+    confirm_nonce, confirm_nonce_hash = tokens.new_nonce()
+    manage_nonce, manage_nonce_hash = tokens.new_nonce()
+    code = receipt_code()
+
+    sig = session.scalar(select(Signature).where(Signature.letter_id == letter_row.id, Signature.email_hash == hashed))
+    if sig is None:
+        sig = Signature(
+            letter_id=letter_row.id, status="pending", email_hash=hashed, mail_day=today, mail_count=0,
+        )
+        try:
+            with session.begin_nested():
+                _fill_pending(sig, request, confirm_nonce_hash, manage_nonce_hash, code)
+                session.add(sig)
+                session.flush()
+        except IntegrityError:
+            # Another request for the same address won the race: treat as existing.
+            sig = session.scalar(select(Signature).where(Signature.letter_id == letter_row.id, Signature.email_hash == hashed))
+            if sig is None:
+                raise
+    elif sig.status == "pending":
+        _fill_pending(sig, request, confirm_nonce_hash, manage_nonce_hash, code)
+
+    allowed = _mail_allowed(sig, today)
+    message = _build_mail(letter_row, sig, request, confirm_nonce, manage_nonce, code)
+    if allowed:
+        mail.queue(session, message, purpose="confirm" if sig.status == "pending" else "already", letter_id=letter_row.id)
+    session.flush()
+
+
+def _fill_pending(sig: Signature, request: SignatureRequest, confirm_nonce_hash: str, manage_nonce_hash: str, code: str) -> None:
+    sig.email_enc = encrypt(request.email)
+    sig.name_enc = encrypt(request.name)
+    sig.affiliation_enc = encrypt(request.affiliation) if request.affiliation else None
+    sig.country = request.country
+    sig.lang = request.lang
+    sig.public_visibility = request.public_visibility
+    sig.bundle_visibility = request.bundle_visibility
+    sig.updates_opt_in = request.updates_opt_in
+    sig.version_hash = request.version_hash
+    sig.confirm_nonce_hash = confirm_nonce_hash
+    sig.manage_nonce_hash = manage_nonce_hash
+    sig.receipt_hash = receipt_hash(code)
+    sig.email_domain = domain_of(request.email)
+    sig.created_at = utcnow()
+
+
+def _build_mail(letter_row: Letter, sig: Signature, request: SignatureRequest, confirm_nonce: str, manage_nonce: str, code: str) -> mail.Message:
+    from flask_babel import force_locale, gettext as _
+
+    loaded = letters.loaded(letter_row.slug)
+    lang = request.lang
+    title = loaded.text_for(lang).front.title
+    with force_locale(lang):
+        if sig.status == "pending":
+            subject = _subject(letter_row, title, _("Please confirm your request"), _("Confirm your signature"))
+            return mail.build(
+                "signing/confirm", to=request.email, lang=lang, subject=subject,
+                sender=mail.default_sender(letter_row.discreet_mail),
+                title=title, name=request.name, receipt=code,
+                confirm_url=public_url("signing.confirm", lang=lang, token=tokens.make(CONFIRM, sig.id, confirm_nonce)),
+                withdraw_url=public_url("signing.withdraw", lang=lang, token=tokens.make(MANAGE, sig.id, manage_nonce)),
+                letter_url=public_url("letters.show", lang=lang, slug=letter_row.slug),
+                max_age_days=current_app.config["PETITION"].TOKEN_MAX_AGE_DAYS,
+            )
+        # Already confirmed: tell the owner and give them the way out. The stored manage
+        # nonce cannot be recovered (only its hash is kept), so a fresh one replaces it.
+        sig.manage_nonce_hash = digest(manage_nonce)
+        subject = _subject(letter_row, title, _("About your request"), _("You have already signed"))
+        return mail.build(
+            "signing/already", to=request.email, lang=lang, subject=subject,
+            sender=mail.default_sender(letter_row.discreet_mail), title=title,
+            withdraw_url=public_url("signing.withdraw", lang=lang, token=tokens.make(MANAGE, sig.id, manage_nonce)),
+            letter_url=public_url("letters.show", lang=lang, slug=letter_row.slug),
+        )
+
+
+def bundle_name(full_name: str, public_visibility: str) -> str:
+    """How a signer who chose "name me" appears in the delivered bundle: the full name,
+    or the initials if that is all they were willing to show publicly."""
+    return initials(full_name) if public_visibility == "initials" else full_name
+
+
+def preview(sig: Signature) -> dict[str, str | None]:
+    """Exactly what each choice would publish or deliver, for the confirm page."""
+    name = decrypt(sig.name_enc) or ""
+    affiliation = decrypt(sig.affiliation_enc) if sig.affiliation_enc else None
+    return {
+        "full": name,
+        "initials": initials(name),
+        "affiliation": affiliation,
+        "country": sig.country,
+        "bundle_full": name,
+        "bundle_initials": initials(name),
+    }
+
+
+def pending_for_token(session: Session, token: str) -> Signature:
+    sig_id, nonce = tokens.read(CONFIRM, token)
+    sig = session.get(Signature, sig_id)
+    if sig is None or sig.status != "pending" or not tokens.nonce_matches(nonce, sig.confirm_nonce_hash):
+        raise tokens.InvalidLink()
+    return sig
+
+
+def confirm(session: Session, token: str, *, public_visibility: str | None, bundle_visibility: str | None,
+            updates_opt_in: bool, version_hash: str | None) -> Signature:
+    """Confirm a pending signature. Choices can only be lowered here. Single use: one
+    conditional UPDATE both checks the nonce hash and clears it, so of two clicks (or two
+    app servers) exactly one wins, on SQLite and PostgreSQL alike."""
+    sig = pending_for_token(session, token)
+    letter_row = session.get(Letter, sig.letter_id)
+    if not letters.is_signable(letter_row):
+        raise LetterNotOpen(letter_row.slug)
+    public = lower_only(sig.public_visibility, public_visibility, PUBLIC_ORDER)
+    bundle = lower_only(sig.bundle_visibility, bundle_visibility, BUNDLE_ORDER)
+    version = sig.version_hash
+    if version_hash and letters.known_version(letter_row, sig.lang, version_hash):
+        version = version_hash
+    name = decrypt(sig.name_enc) or ""
+    public_name = public_affiliation = None
+    if public == "full":
+        public_name = name
+        public_affiliation = decrypt(sig.affiliation_enc) if sig.affiliation_enc else None
+    elif public == "initials":
+        public_name = initials(name)
+    result = session.execute(
+        update(Signature)
+        .where(Signature.id == sig.id, Signature.status == "pending",
+               Signature.confirm_nonce_hash == sig.confirm_nonce_hash)
+        .values(
+            status="confirmed", confirmed_at=utcnow(), confirm_nonce_hash=None,
+            public_visibility=public, bundle_visibility=bundle,
+            updates_opt_in=sig.updates_opt_in and bool(updates_opt_in),
+            version_hash=version, public_name=public_name, public_affiliation=public_affiliation,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise tokens.InvalidLink()
+    if not sig.hidden:
+        counters.add(session, sig.letter_id, sig.id, +1)
+    session.refresh(sig)
+    return sig
+
+
+def for_manage_token(session: Session, token: str) -> Signature:
+    sig_id, nonce = tokens.read(MANAGE, token, max_age_days=MANAGE_MAX_AGE_DAYS)
+    sig = session.get(Signature, sig_id)
+    if sig is None or not tokens.nonce_matches(nonce, sig.manage_nonce_hash):
+        raise tokens.InvalidLink()
+    return sig
+
+
+def withdraw(session: Session, token: str) -> Letter:
+    """Delete the signature and every piece of personal data with it, at once."""
+    sig_id, nonce = tokens.read(MANAGE, token, max_age_days=MANAGE_MAX_AGE_DAYS)
+    sig = session.get(Signature, sig_id)
+    if sig is None or not tokens.nonce_matches(nonce, sig.manage_nonce_hash):
+        raise tokens.InvalidLink()
+    letter_row = session.get(Letter, sig.letter_id)
+    counted = sig.status == "confirmed" and not sig.hidden
+    result = session.execute(
+        delete(Signature)
+        .where(Signature.id == sig.id, Signature.status == sig.status, Signature.manage_nonce_hash == sig.manage_nonce_hash)
+        .execution_options(synchronize_session=False)
+    )
+    session.expunge(sig)
+    if result.rowcount != 1:
+        raise tokens.InvalidLink()
+    if counted:
+        counters.add(session, sig.letter_id, sig.id, -1)
+    return letter_row
+
+
+def unsubscribe(session: Session, token: str) -> Signature:
+    sig = for_manage_token(session, token)
+    sig.updates_opt_in = False
+    return sig
+
+
+def hide(session: Session, sig: Signature, reason: str) -> None:
+    """A lead hides an abusive or fake signature from the public page, counts and bundle."""
+    if sig.hidden:
+        return
+    sig.hidden = True
+    sig.hidden_reason = reason
+    sig.hidden_at = utcnow()
+    if sig.status == "confirmed":
+        counters.add(session, sig.letter_id, sig.id, -1)
+
+
+def unhide(session: Session, sig: Signature) -> None:
+    if not sig.hidden:
+        return
+    sig.hidden = False
+    sig.hidden_reason = None
+    sig.hidden_at = None
+    if sig.status == "confirmed":
+        counters.add(session, sig.letter_id, sig.id, +1)

@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask_babel import get_locale
+
+from petition import tokens
+from petition.extensions import db
+from petition.letters import services as letters
+from petition.letters.models import Letter
+from petition.security.headers import mark_sensitive
+from petition.signing import services
+from petition.signing.forms import ConfirmForm, SignForm, WithdrawForm
+
+
+def _open_letter(slug: str):
+    row = letters.letter_row(slug)
+    letter = letters.loaded(slug)
+    if row is None or letter is None or row.status not in letters.PUBLIC_STATUSES:
+        abort(404)
+    return row, letter
+
+
+def _visibility_choices(form_field, allowed_order: tuple[str, ...], current: str, all_choices):
+    """Offer only the options that show as much as, or less than, the current choice."""
+    allowed = set(allowed_order[: allowed_order.index(current) + 1])
+    form_field.choices = [(value, label) for value, label in all_choices if value in allowed]
+
+
+def make_blueprint() -> Blueprint:
+    bp = Blueprint("signing", __name__)
+
+    @bp.route("/<lang>/letters/<slug>/sign", methods=["GET", "POST"])
+    def sign(slug: str):
+        mark_sensitive()
+        row, letter = _open_letter(slug)
+        lang = str(get_locale())
+        text = letter.text_for(lang)
+        form = SignForm(lang=lang)
+        if request.method == "GET":
+            form.public_visibility.data = services.safest_public(None, row.public_visibility_default)
+            form.bundle_visibility.data = services.safest_bundle(None, row.bundle_default)
+            form.version.data = text.version_hash
+        signable = letters.is_signable(row)
+        if not signable:
+            status = 409 if request.method == "POST" else 200
+            return render_template("signing/sign.html", row=row, letter=letter, text=text, form=None, signable=False), status
+        if request.method == "POST":
+            if form.validate_on_submit():
+                version = form.version.data if letters.known_version(row, text.lang, form.version.data or "") else text.version_hash
+                signature_request = services.SignatureRequest(
+                    name=form.name.data,
+                    email=form.email.data,
+                    country=form.country.data,
+                    affiliation=form.affiliation.data or "",
+                    public_visibility=services.safest_public(form.public_visibility.data, row.public_visibility_default),
+                    bundle_visibility=services.safest_bundle(form.bundle_visibility.data, row.bundle_default),
+                    updates_opt_in=bool(form.updates.data),
+                    lang=lang,
+                    version_hash=version,
+                )
+                services.sign(db.session, row, signature_request)
+                db.session.commit()
+                return redirect(url_for("signing.sent", slug=slug), code=303)
+            return render_template("signing/sign.html", row=row, letter=letter, text=text, form=form, signable=True), 400
+        return render_template("signing/sign.html", row=row, letter=letter, text=text, form=form, signable=True)
+
+    @bp.get("/<lang>/letters/<slug>/sign/check-your-inbox")
+    def sent(slug: str):
+        row, letter = _open_letter(slug)
+        return render_template("signing/sent.html", row=row, letter=letter, text=letter.text_for(str(get_locale())))
+
+    @bp.route("/<lang>/confirm/<token>", methods=["GET", "POST"])
+    def confirm(token: str):
+        # GET only shows: mail scanners open links, and a person whose address someone
+        # else typed must not end up signed by a scanner.
+        mark_sensitive()
+        try:
+            sig = services.pending_for_token(db.session, token)
+        except tokens.InvalidLink:
+            return render_template("signing/link_invalid.html"), 404
+        row = db.session.get(Letter, sig.letter_id)
+        letter = letters.loaded(row.slug)
+        text = letter.text_for(sig.lang)
+        form = ConfirmForm()
+        sign_form = SignForm(lang=str(get_locale()), meta={"csrf": False})
+        _visibility_choices(form.public_visibility, services.PUBLIC_ORDER, sig.public_visibility, sign_form.public_visibility.choices)
+        _visibility_choices(form.bundle_visibility, services.BUNDLE_ORDER, sig.bundle_visibility, sign_form.bundle_visibility.choices)
+        if not letters.is_signable(row):
+            return render_template("signing/sign.html", row=row, letter=letter, text=text, form=None, signable=False), 409
+        if request.method == "POST" and form.validate_on_submit():
+            try:
+                services.confirm(
+                    db.session, token,
+                    public_visibility=form.public_visibility.data,
+                    bundle_visibility=form.bundle_visibility.data,
+                    updates_opt_in=bool(form.updates.data),
+                    version_hash=form.version.data,
+                )
+            except tokens.InvalidLink:
+                db.session.rollback()
+                return render_template("signing/link_invalid.html"), 404
+            db.session.commit()
+            return redirect(url_for("signing.confirmed", slug=row.slug), code=303)
+        if request.method == "GET":
+            form.public_visibility.data = sig.public_visibility
+            form.bundle_visibility.data = sig.bundle_visibility
+            form.updates.data = sig.updates_opt_in
+            form.version.data = text.version_hash
+        preview = services.preview(sig)
+        status = 400 if request.method == "POST" else 200
+        return render_template("signing/confirm.html", row=row, letter=letter, text=text, form=form, sig=sig, preview=preview), status
+
+    @bp.get("/<lang>/letters/<slug>/confirmed")
+    def confirmed(slug: str):
+        row, letter = _open_letter(slug)
+        return render_template("signing/confirmed.html", row=row, letter=letter, text=letter.text_for(str(get_locale())),
+                               counts=letters.counts(row))
+
+    @bp.route("/<lang>/withdraw/<token>", methods=["GET", "POST"])
+    def withdraw(token: str):
+        mark_sensitive()
+        try:
+            sig = services.for_manage_token(db.session, token)
+        except tokens.InvalidLink:
+            return render_template("signing/link_invalid.html", withdrawn=True), 404
+        row = db.session.get(Letter, sig.letter_id)
+        letter = letters.loaded(row.slug)
+        form = WithdrawForm()
+        if request.method == "POST" and form.validate_on_submit():
+            try:
+                services.withdraw(db.session, token)
+            except tokens.InvalidLink:
+                db.session.rollback()
+                return render_template("signing/link_invalid.html", withdrawn=True), 404
+            db.session.commit()
+            return render_template("signing/withdrawn.html", row=row, letter=letter, text=letter.text_for(str(get_locale())))
+        status = 400 if request.method == "POST" else 200
+        return render_template("signing/withdraw.html", row=row, letter=letter, text=letter.text_for(str(get_locale())),
+                               form=form, sig=sig), status
+
+    return bp

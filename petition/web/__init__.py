@@ -1,0 +1,57 @@
+"""The site's frame: language in the URL, the layout's context, home, about, errors."""
+from __future__ import annotations
+
+from flask import Flask, abort, g, request, url_for
+from flask_babel import get_locale
+
+from petition import countries
+from petition.i18n import LANGUAGES, text_direction
+
+
+def init_app(app: Flask) -> None:
+    @app.url_value_preprocessor
+    def _pull_lang(endpoint, values):
+        if values and "lang" in values:
+            lang = values.pop("lang")
+            if lang not in LANGUAGES:
+                abort(404)
+            g.lang = lang
+
+    @app.url_defaults
+    def _add_lang(endpoint, values):
+        if "lang" in values or not getattr(g, "lang", None):
+            return
+        if app.url_map.is_endpoint_expecting(endpoint, "lang"):
+            values["lang"] = g.lang
+
+    @app.context_processor
+    def _layout():
+        lang = str(get_locale())
+        return {
+            "lang": lang,
+            "lang_dir": text_direction(lang),
+            "languages": LANGUAGES,
+            "alternates": _alternates,
+            "exit_url": app.config["PETITION"].EXIT_URL,
+            "has_endpoint": lambda name: name in app.view_functions,
+        }
+
+    @app.template_filter("country_name")
+    def _country_name(code: str) -> str:
+        return countries.name(code, str(get_locale()))
+
+    from petition.web.errors import register_error_handlers
+    from petition.web.views import make_blueprint
+
+    register_error_handlers(app)
+    app.register_blueprint(make_blueprint())
+
+
+def _alternates(available: list[str] | None = None) -> list[tuple[str, str]]:
+    """(language, URL) of this page in each language, for hreflang and the switcher."""
+    endpoint = request.endpoint
+    if not endpoint or not request.url_rule or "lang" not in request.url_rule.arguments:
+        return [(code, url_for("web.home", lang=code)) for code in LANGUAGES]
+    args = dict(request.view_args or {})
+    codes = available or list(LANGUAGES)
+    return [(code, url_for(endpoint, **args, lang=code)) for code in LANGUAGES if code in codes]

@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, url_for
+
+from petition.i18n import best_language
+from petition.letters import services as letters
+
+
+def make_blueprint() -> Blueprint:
+    bp = Blueprint("web", __name__)
+
+    @bp.get("/")
+    def root():
+        response = redirect(url_for("web.home", lang=best_language()), code=302)
+        response.headers["Vary"] = "Accept-Language"
+        return response
+
+    @bp.get("/<lang>/")
+    def home():
+        return render_template("web/home.html", letters=letters.public_summaries())
+
+    @bp.get("/<lang>/about")
+    def about():
+        return render_template("web/about.html", retention=letters.retention_overview())
+
+    return bp

@@ -1,0 +1,125 @@
+"""Helpers for tests: build configs, reset the database, drive forms, read mail."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+from sqlalchemy import inspect, text
+
+from petition.config import Config
+from petition.extensions import db
+
+LANGS = ["en", "fr", "ar", "el"]  # Arabic always in
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
+DATA_KEY = Fernet.generate_key().decode()
+
+_migrated: set[str] = set()
+
+
+def make_config(tmp_path: Path, **overrides) -> Config:
+    database_url = overrides.pop("DATABASE_URL", None) or TEST_DATABASE_URL or f"sqlite:///{tmp_path / 'test.db'}"
+    values = dict(
+        ENV="testing",
+        SECRET_KEY="test-secret-key-" + "x" * 40,
+        HASH_KEY="test-hash-key-" + "y" * 40,
+        DATA_KEYS=[DATA_KEY],
+        DATABASE_URL=database_url,
+        PUBLIC_URL="http://petition.test",
+        OUTBOX_IN_PROCESS=False,
+        OUTBOX_DIR=str(tmp_path / "outbox"),
+        RATELIMIT_ENABLED=False,
+        COUNT_CACHE_SECONDS=0.0,
+    )
+    values.update(overrides)
+    return Config.from_env(env={}, **values)
+
+
+def reset_database(app) -> None:
+    """Migrate once per database URL, then empty every table before each test."""
+    from flask_migrate import upgrade
+
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    with app.app_context():
+        if url not in _migrated or not inspect(db.engine).has_table("letters"):
+            upgrade()
+            _migrated.add(url)
+        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+        if db.engine.dialect.name == "postgresql":
+            db.session.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                db.session.execute(text(f'DELETE FROM "{table}"'))
+        db.session.commit()
+        from petition.letters import services
+        from petition.signing import counters
+
+        services.sync(db.session, services.registry())
+        counters._cache.clear()
+        db.session.remove()
+
+
+CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+VERSION_RE = re.compile(r'name="version" type="hidden" value="([^"]*)"')
+
+
+def csrf_token(html: str) -> str:
+    match = CSRF_RE.search(html)
+    assert match, "no CSRF token in the page"
+    return match.group(1)
+
+
+def form_values(html: str) -> dict[str, str]:
+    values = {"csrf_token": csrf_token(html)}
+    version = VERSION_RE.search(html)
+    if version:
+        values["version"] = version.group(1)
+    return values
+
+
+def outbox_messages(app) -> list:
+    """Queued messages, decrypted (what the sender would send)."""
+    from petition.mail.models import OutboxMessage
+    from petition.mail.services import payload
+
+    with app.app_context():
+        return [payload(row) for row in db.session.scalars(db.select(OutboxMessage).order_by(OutboxMessage.id))]
+
+
+def links_in(text_body: str, kind: str) -> list[str]:
+    """Paths of the links of one kind (confirm, withdraw, unsubscribe...) in an email body."""
+    return [m.group(1) for m in re.finditer(rf"https?://[^/\s]+(/[a-z]{{2}}/{kind}/[^\s\"<]+)", text_body)]
+
+
+def plain_body(message) -> str:
+    part = message.get_body(("plain",))
+    return part.get_content() if part else ""
+
+
+def sign_letter(client, slug: str = "secure-our-socials", lang: str = "en", **fields):
+    """Fill and send the signing form like a browser; returns the POST response."""
+    page = client.get(f"/{lang}/letters/{slug}/sign")
+    assert page.status_code == 200, page.status_code
+    data = form_values(page.text)
+    data.update(
+        name="Amal Haddad", email="amal@example.org", country="LB", affiliation="",
+        public_visibility="full", bundle_visibility="named",
+    )
+    data.update(fields)
+    return client.post(f"/{lang}/letters/{slug}/sign", data=data)
+
+
+def confirm_from_mail(client, app, message=None, **choices):
+    """Open the newest confirm link in the outbox and press the button."""
+    message = message or outbox_messages(app)[-1]
+    path = links_in(message.text, "confirm")[0]
+    page = client.get(path)
+    assert page.status_code == 200, page.status_code
+    data = form_values(page.text)
+    data.setdefault("public_visibility", choices.pop("public_visibility", "full"))
+    data.setdefault("bundle_visibility", choices.pop("bundle_visibility", "named"))
+    data.update(choices)
+    return client.post(path, data=data)
