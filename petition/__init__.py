@@ -68,6 +68,7 @@ def create_app(config: Config | None = None) -> Flask:
 
     init_headers(app)
 
+    from petition.jobs.cli import jobs_cli
     from petition.letters.cli import letters_cli
     from petition.mail.cli import outbox_cli
     from petition.signing.cli import signatures_cli
@@ -75,6 +76,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.cli.add_command(letters_cli)
     app.cli.add_command(outbox_cli)
     app.cli.add_command(signatures_cli)
+    app.cli.add_command(jobs_cli)
 
     from petition.letters.services import init_app as init_letters
 

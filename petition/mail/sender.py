@@ -36,6 +36,12 @@ def wake() -> None:
     _wake_event.set()
 
 
+def wait_for_work(seconds: float) -> None:
+    """Sleep until something is queued (after its commit) or seconds pass."""
+    if _wake_event.wait(seconds):
+        _wake_event.clear()
+
+
 @event.listens_for(Session, "after_commit")
 def _wake_after_commit(session: Session) -> None:
     # Woken only once the outbox row is committed and visible to the sender.
@@ -221,39 +227,45 @@ def work(stop: threading.Event, idle_seconds: float = 1.0) -> None:
         finally:
             db.session.remove()
         if sent == 0:
-            _wake_event.wait(idle_seconds)
-            _wake_event.clear()
+            wait_for_work(idle_seconds)
 
 
-class InProcessSender:
-    """The embedded default's sender: a daemon thread in each web process."""
+class InProcessWorkers:
+    """The embedded default: an outbox sender and a job worker as daemon threads in the
+    web process, so one `flask run` is a whole working site."""
 
     def __init__(self, app: Flask):
         self.app = app
         self.stop = threading.Event()
-        self.thread: threading.Thread | None = None
+        self.threads: list[threading.Thread] = []
         self.lock = threading.Lock()
 
     def ensure_started(self) -> None:
-        if self.thread and self.thread.is_alive():
+        if self.threads and all(t.is_alive() for t in self.threads):
             return
         with self.lock:
-            if self.thread and self.thread.is_alive():
+            if self.threads and all(t.is_alive() for t in self.threads):
                 return
-            self.thread = threading.Thread(target=self._run, name="outbox-sender", daemon=True)
-            self.thread.start()
+            from petition.jobs import runner
 
-    def _run(self) -> None:
+            self.threads = [
+                threading.Thread(target=self._run, args=(work,), name="outbox-sender", daemon=True),
+                threading.Thread(target=self._run, args=(runner.work,), name="job-worker", daemon=True),
+            ]
+            for thread in self.threads:
+                thread.start()
+
+    def _run(self, loop) -> None:
         with self.app.app_context():
-            work(self.stop)
+            loop(self.stop)
 
 
 def init_app(app: Flask) -> None:
     config = app.config["PETITION"]
     if not config.OUTBOX_IN_PROCESS or app.config.get("TESTING"):
         return
-    sender = InProcessSender(app)
-    app.extensions["petition.outbox_sender"] = sender
+    sender = InProcessWorkers(app)
+    app.extensions["petition.workers"] = sender
 
     @app.before_request
     def _start_sender():

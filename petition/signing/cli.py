@@ -25,3 +25,25 @@ def reconcile(slug: str | None) -> None:
         before, after = counters.reconcile(db.session, row.id)
         db.session.commit()
         click.echo(f"{row.slug}: {before} -> {after}")
+
+
+@signatures_cli.command("fake")
+@click.argument("slug")
+@click.option("--count", default=1000, show_default=True, type=click.IntRange(1, 5_000_000))
+@click.option("--seed", type=int, default=None, help="Make the names and choices repeatable.")
+@with_appcontext
+def fake(slug: str, count: int, seed: int | None) -> None:
+    """Insert COUNT confirmed synthetic signatures (refuses to run in production)."""
+    from flask import current_app
+
+    from petition.signing.synthetic import fake as insert_fake
+
+    if current_app.config["PETITION"].is_production:
+        raise click.ClickException("refusing to add synthetic signatures in production")
+    row = letters.letter_row(slug)
+    if row is None:
+        raise click.ClickException(f"no letter {slug!r} (run `flask --app wsgi letters sync`?)")
+    with click.progressbar(length=count, label=f"adding {count} signatures to {slug}") as bar:
+        insert_fake(db.session, row, count, seed=seed, progress=bar.update)
+    db.session.commit()
+    click.echo(f"{slug}: now {counters.confirmed_count(row.id)} confirmed signatures")

@@ -1,0 +1,1 @@
+"""Importing this module registers every area's job handlers with the runner."""

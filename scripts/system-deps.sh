@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# System packages the project needs beyond Python: fonts for the PDF bundles (Arabic,
+# Greek and Latin glyphs), poppler for pdftotext/pdftoppm in tests, Chromium for the
+# browser tests. Installed from Debian's packages when missing and when we are root;
+# otherwise we say what is missing and carry on (the tests that need it skip with a reason).
+set -uo pipefail
+want=()
+for item in "$@"; do
+  case "$item" in
+    fonts)
+      fc-list 2>/dev/null | grep -qi "Noto Naskh Arabic" || want+=(fonts-noto-core)
+      fc-list 2>/dev/null | grep -qi "DejaVu Sans" || want+=(fonts-dejavu-core)
+      ;;
+    browser)
+      command -v chromium >/dev/null 2>&1 || want+=(chromium)
+      command -v pdftoppm >/dev/null 2>&1 || want+=(poppler-utils)
+      ;;
+  esac
+done
+[ ${#want[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing system packages: ${want[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null 2>&1 || true
+  apt-get install -y -qq --no-install-recommends "${want[@]}" >/dev/null 2>&1 \
+    || echo "warning: could not install ${want[*]}" >&2
+else
+  echo "note: missing system packages (install them with your package manager): ${want[*]}" >&2
+fi
+exit 0
