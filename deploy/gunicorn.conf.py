@@ -1,0 +1,115 @@
+"""Gunicorn settings for the open-letters site: `gunicorn -c deploy/gunicorn.conf.py wsgi:app`.
+
+Copy it, or use it in place and tune it with the environment variables below. The app
+reads its own settings (DATABASE_URL, SECRET_KEY, ...) from the environment; see README.
+
+Logs say what happened, never who: the access log has no client address, no user agent,
+no referrer, no query string, and capability tokens in paths (confirm and withdraw
+links) are cut out, as they are from gunicorn's error log (which otherwise names the
+client address of a malformed request).
+"""
+from __future__ import annotations
+
+import os
+import re
+
+from gunicorn.glogging import Logger
+
+# Where to listen. Behind nginx on the same machine: 127.0.0.1:8000 or a unix socket
+# (unix:/run/petition/web.sock). Never a public address: TLS and slow clients are nginx's.
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000").split(",")
+
+# Worker processes x threads. Requests spend much of their time waiting for PostgreSQL
+# and the rate limiter's Redis, so a few threads per process help; processes beat
+# threads for CPU-bound rendering (the GIL). On a small 2-core box that also runs
+# PostgreSQL, 3 x 4 measured best (bench/load.py); on a dedicated app server start at
+# (2 x cores) + 1 processes.
+workers = int(os.environ.get("GUNICORN_WORKERS", "3"))
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+
+# Each worker holds at most `threads` database connections (SQLAlchemy's pool), so the
+# whole site needs workers x threads x servers connections: keep it under PostgreSQL's
+# max_connections, or put PgBouncer (transaction mode) in between.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = 20
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
+
+# Recycle workers now and then, with jitter so they do not all restart at once.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "20000"))
+max_requests_jitter = max_requests // 10
+
+# No preload: each worker builds its own app and database pool after the fork, so no
+# connection is ever shared between processes.
+preload_app = False
+
+# Request size limits (the app caps bodies at 64 KiB itself).
+limit_request_line = 4094
+limit_request_fields = 60
+limit_request_field_size = 8190
+
+# X-Forwarded-Proto is believed from these addresses only (the local reverse proxy).
+# The client address the app sees comes from werkzeug's ProxyFix, and only when
+# TRUSTED_PROXIES is set; it is used for a keyed hash in the rate limiter and nothing else.
+forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+proxy_allow_ips = forwarded_allow_ips
+
+# Logging: to stderr (journald under systemd). "-" is stdout/stderr.
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
+errorlog = os.environ.get("GUNICORN_ERROR_LOG", "-")
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+# time, method, path (redacted), status, bytes, milliseconds, worker pid. Nothing else.
+access_log_format = '%(t)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms %(p)s'
+
+_TOKEN_SEGMENT = re.compile(r"^[A-Za-z0-9_\-.=~]{24,}$")
+_TOKEN = re.compile(r"[A-Za-z0-9_\-]{16,}\.[A-Za-z0-9_\-.]{10,}")
+_EMAIL = re.compile(r"[^\s@<>\"']+@[^\s@<>\"']+")
+_IPV4 = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b")
+_IPV6 = re.compile(r"\b(?:[0-9a-fA-F]{0,4}:){2,7}[0-9a-fA-F]{0,4}\b")
+
+# Only these atoms ever reach the access log, whatever access_log_format asks for.
+_SAFE_ATOMS = {"t", "m", "s", "B", "b", "M", "D", "T", "L", "p", "H"}
+
+
+def redact_path(path: str | None) -> str:
+    """A request path with anything that looks like a capability or address removed."""
+    if not path:
+        return "-"
+    segments = ["<token>" if _TOKEN_SEGMENT.match(s) else s for s in path.split("/")]
+    return redact("/".join(segments))
+
+
+def redact(text: str) -> str:
+    text = _TOKEN.sub("<token>", text)
+    text = _EMAIL.sub("<email>", text)
+    text = _IPV4.sub("<ip>", text)
+    return _IPV6.sub("<ip>", text)
+
+
+class _Redacting:
+    """A logging filter for gunicorn's own messages ("Invalid request from ip=...")."""
+
+    def filter(self, record) -> bool:
+        record.msg = redact(record.getMessage())
+        record.args = ()
+        return True
+
+
+class PrivateLogger(Logger):
+    """gunicorn's logger, minus client addresses, headers, query strings and tokens."""
+
+    def setup(self, cfg):
+        super().setup(cfg)
+        self.error_log.addFilter(_Redacting())
+
+    def atoms(self, resp, req, environ, request_time):
+        atoms = super().atoms(resp, req, environ, request_time)
+        safe = {key: value for key, value in atoms.items() if key in _SAFE_ATOMS}
+        safe["U"] = redact_path(environ.get("PATH_INFO"))
+        safe["r"] = f"{environ.get('REQUEST_METHOD', '-')} {safe['U']} {environ.get('SERVER_PROTOCOL', '-')}"
+        for key in ("h", "l", "u", "q", "f", "a"):
+            safe[key] = "-"
+        return safe
+
+
+logger_class = PrivateLogger
