@@ -64,6 +64,10 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(signing_blueprint())
     app.register_blueprint(api_blueprint())
 
+    from petition.health import init_app as init_health
+
+    init_health(app)
+
     from petition.security.headers import init_app as init_headers
 
     init_headers(app)
