@@ -72,11 +72,21 @@ def csrf_token(html: str) -> str:
     return match.group(1)
 
 
+HIDDEN_RE = re.compile(r'<input\b[^>]*\btype="hidden"[^>]*>')
+ATTR_RE = re.compile(r'\b(name|value)="([^"]*)"')
+
+
 def form_values(html: str) -> dict[str, str]:
-    values = {"csrf_token": csrf_token(html)}
-    version = VERSION_RE.search(html)
-    if version:
-        values["version"] = version.group(1)
+    """Every hidden input of the page (CSRF token, version, form timestamp...), like a
+    browser would send them."""
+    import html as html_lib
+
+    values: dict[str, str] = {}
+    for tag in HIDDEN_RE.findall(html):
+        attrs = dict(ATTR_RE.findall(tag))
+        if "name" in attrs:
+            values[attrs["name"]] = html_lib.unescape(attrs.get("value", ""))
+    assert "csrf_token" in values, "no CSRF token in the page"
     return values
 
 

@@ -61,13 +61,14 @@ def to_email(message: Message, default_sender: str) -> EmailMessage:
     email["Subject"] = message.subject
     email["Date"] = formatdate(localtime=False)
     email["Message-ID"] = make_msgid(domain=default_sender.rsplit("@", 1)[-1].strip(">") or "localhost")
-    email["Content-Language"] = message.lang
     email["Auto-Submitted"] = "auto-generated"
     for name, value in message.headers.items():
         email[name] = value
     email.set_content(message.text)
     if message.html:
         email.add_alternative(message.html, subtype="html")
+    # After set_content(), which drops Content-* headers set before it.
+    email["Content-Language"] = message.lang
     return email
 
 

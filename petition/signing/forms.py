@@ -6,6 +6,7 @@ from wtforms import BooleanField, EmailField, HiddenField, RadioField, SelectFie
 from wtforms.validators import InputRequired, Length, ValidationError
 
 from petition import countries
+from petition.security.quiet import QuietFields
 from petition.signing.addresses import AddressRejected, check_syntax
 from petition.text import TextRejected, clean_line
 
@@ -34,7 +35,9 @@ def _email(form, field):
         raise ValidationError(_l("This does not look like an email address. Please check it.")) from None
 
 
-class SignForm(FlaskForm):
+class SignForm(QuietFields, FlaskForm):
+    """The signing form; QuietFields adds the honeypot and the signed start time."""
+
     name = StringField(_l("Your name"), validators=[InputRequired(_l("Please enter your name.")), _cleaned(NAME_MAX, True)])
     email = EmailField(_l("Email address"), validators=[InputRequired(_l("Please enter your email address.")), Length(max=254), _email])
     country = SelectField(_l("Country"), validators=[InputRequired(_l("Please choose a country, or “Prefer not to say”."))])
@@ -64,8 +67,10 @@ class SignForm(FlaskForm):
 
 
 class ConfirmForm(FlaskForm):
-    public_visibility = RadioField(_l("On the public page"))
-    bundle_visibility = RadioField(_l("In the letter delivered to the companies"))
+    # Not validated as choices: the service only ever lowers the stored choice, so a
+    # missing or forged value simply changes nothing.
+    public_visibility = RadioField(_l("On the public page"), validate_choice=False)
+    bundle_visibility = RadioField(_l("In the letter delivered to the companies"), validate_choice=False)
     updates = BooleanField(_l("Email me updates about this letter"))
     version = HiddenField()
 
