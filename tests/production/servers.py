@@ -65,8 +65,8 @@ class Process:
 
 
 def start_gunicorn(env: dict[str, str], tmp_path: Path, name: str, *, workers: int = 1, threads: int = 2,
-                   access_log: Path | None = None) -> Process:
-    port = free_port()
+                   access_log: Path | None = None, port: int | None = None) -> Process:
+    port = port or free_port()
     log = tmp_path / f"{name}.log"
     env = dict(env, GUNICORN_BIND=f"127.0.0.1:{port}", GUNICORN_WORKERS=str(workers), GUNICORN_THREADS=str(threads))
     if access_log is not None:

@@ -1,0 +1,89 @@
+"""deploy/gunicorn.conf.py: the settings gunicorn really reads, and logs without client
+addresses or capability tokens, checked against a running gunicorn."""
+from __future__ import annotations
+
+import re
+import socket
+import time
+
+import pytest
+from gunicorn.config import Config as GunicornConfig
+
+from tests.production.servers import GUNICORN_CONF, ROOT, Client, app_env, start_gunicorn
+
+
+def load_config(monkeypatch, **env) -> GunicornConfig:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    namespace: dict = {"__file__": str(GUNICORN_CONF), "__name__": "__config__"}
+    exec(compile(GUNICORN_CONF.read_text(), str(GUNICORN_CONF), "exec"), namespace)
+    cfg = GunicornConfig()
+    for key, value in namespace.items():
+        if key in cfg.settings:
+            cfg.set(key, value)
+    return cfg
+
+
+def test_settings(monkeypatch):
+    cfg = load_config(monkeypatch)
+    assert cfg.bind == ["127.0.0.1:8000"]  # never a public address by default
+    assert cfg.worker_class_str == "gthread"
+    assert cfg.workers >= 2 and cfg.threads >= 2
+    assert cfg.preload_app is False  # no database connection shared across a fork
+    assert cfg.max_requests > 0 and cfg.max_requests_jitter > 0
+    assert "%(h)s" not in cfg.access_log_format and "%(a)s" not in cfg.access_log_format
+    assert "%(r)s" not in cfg.access_log_format and "%(q)s" not in cfg.access_log_format
+    assert cfg.logger_class.__name__ == "PrivateLogger"
+
+
+def test_environment_overrides(monkeypatch):
+    cfg = load_config(monkeypatch, GUNICORN_BIND="unix:/run/petition/web.sock", GUNICORN_WORKERS="5",
+                      GUNICORN_THREADS="8")
+    assert cfg.bind == ["unix:/run/petition/web.sock"]
+    assert (cfg.workers, cfg.threads) == (5, 8)
+
+
+def test_wsgi_module_is_the_app_factory():
+    assert (ROOT / "wsgi.py").read_text().strip().splitlines() == [
+        "from petition import create_app", "", "app = create_app()",
+    ]
+
+
+@pytest.fixture
+def served(make_app, tmp_path):
+    app = make_app()  # migrated and emptied; the server below uses the same database
+    access_log = tmp_path / "access.log"
+    env = app_env(app.config["SQLALCHEMY_DATABASE_URI"], tmp_path)
+    server = start_gunicorn(env, tmp_path, "web", access_log=access_log)
+    yield server, access_log
+    server.stop()
+
+
+def test_access_log_holds_no_address_token_or_agent(served):
+    server, access_log = served
+    client = Client()
+    token = "WzEyMywiYWJjZGVmZ2hpamtsbW5vcCJd.aBcDeF.0123456789abcdefghijklmnopqrstu"
+    headers = {"X-Forwarded-For": "203.0.113.77", "User-Agent": "Agent/Distinctive-UA-42",
+               "Referer": "https://referrer.example/secret-page"}
+    assert client.get(f"{server.base}/en/confirm/{token}?email=leak@example.org", headers=headers).status == 404
+    assert client.get(f"{server.base}/ar/letters/secure-our-socials/", headers=headers).status == 200
+    assert client.get(f"{server.base}/en/letters/secure-our-socials/sign", headers=headers).status == 200
+
+    # A malformed request: gunicorn's error log would name the client's address.
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as raw:
+        raw.sendall(b"NOT A REQUEST LINE\r\n\r\n")
+        raw.recv(1024)
+
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and access_log.read_text().count("\n") < 3:
+        time.sleep(0.1)
+    server.stop()
+    logged = access_log.read_text() + server.output()
+    lines = access_log.read_text().splitlines()
+    assert len(lines) >= 3, logged
+    assert any('"GET /en/confirm/<token>" 404' in line for line in lines), lines
+    assert any('"GET /ar/letters/secure-our-socials/" 200' in line for line in lines), lines
+    for secret in ("127.0.0.1", "203.0.113.77", token, token.split(".")[0], "leak@example.org", "email=",
+                   "Distinctive-UA", "referrer.example"):
+        assert secret not in logged, f"{secret!r} in the logs:\n{logged}"
+    assert not re.search(r"\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b", access_log.read_text())
