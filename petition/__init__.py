@@ -43,6 +43,9 @@ def create_app(config: Config | None = None) -> Flask:
     from petition.i18n import select_locale
 
     db.init_app(app)
+    from petition.database import init_app as init_database
+
+    init_database(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     babel.init_app(app, locale_selector=select_locale, default_translation_directories=app.config["BABEL_TRANSLATION_DIRECTORIES"])
     csrf.init_app(app)

@@ -1,0 +1,69 @@
+"""Engine set-up per database.
+
+SQLite through Python's sqlite3 needs help to behave transactionally: the driver
+issues its own BEGIN lazily and a RELEASE of an outer SAVEPOINT commits, which would
+break "signature and its email in one transaction". So we turn the driver's handling
+off and emit BEGIN ourselves (SQLAlchemy's documented recipe). Writes take the lock at
+BEGIN (IMMEDIATE), because a deferred transaction that read first and writes later
+fails at once under WAL when another writer got in between; read-only requests (GET,
+HEAD) keep deferred transactions so page views never wait for a writer.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+from flask import Flask, request
+from sqlalchemy import event
+
+from petition.extensions import db
+
+_writing_request: ContextVar[bool] = ContextVar("petition_writing_request", default=False)
+
+
+@contextmanager
+def writing():
+    """Outside a request: transactions begun inside take the write lock at BEGIN (on
+    SQLite; elsewhere it changes nothing). For short read-then-write work in workers."""
+    token = _writing_request.set(True)
+    try:
+        yield
+    finally:
+        _writing_request.reset(token)
+
+
+def init_app(app: Flask) -> None:
+    @app.teardown_request
+    def _end_transaction(_exc):
+        # A request never leaves a transaction open behind it, even where the app context
+        # (and so the session) outlives the request, as in tests and CLI-driven requests.
+        # Views commit what they mean to keep; anything else is rolled back here.
+        db.session.rollback()
+
+    with app.app_context():
+        engine = db.engine
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        if ":memory:" not in str(engine.url):
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if _writing_request.get() else "BEGIN")
+
+    @app.before_request
+    def _mark_writing():
+        _writing_request.set(request.method not in ("GET", "HEAD", "OPTIONS"))
+
+    @app.teardown_request
+    def _clear_writing(_exc):
+        _writing_request.set(False)

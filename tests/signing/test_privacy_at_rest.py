@@ -1,0 +1,85 @@
+"""A copy of the database alone reveals only what the site already shows."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from petition.extensions import db
+from petition.signing.models import Signature
+from tests.helpers import confirm_from_mail, sign_letter
+
+EMAIL = "secret.signer.4711@example.org"
+NAME = "Zainab Unlisted-Person"
+AFFILIATION = "Secret Affiliation Ltd"
+
+
+def sign_privately(app, client):
+    sign_letter(client, email=EMAIL, name=NAME, affiliation=AFFILIATION, public_visibility="none", bundle_visibility="named")
+    confirm_from_mail(client, app, public_visibility="none", bundle_visibility="named")
+    sign_letter(client, "protect-women-hrds", email="Pending." + EMAIL, name=NAME)
+
+
+def dump(app, tmp_path) -> bytes:
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    db.session.commit()
+    if url.startswith("sqlite"):
+        path = Path(url.split("sqlite:///", 1)[1])
+        db.engine.dispose()
+        data = path.read_bytes()
+        for extra in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-journal")):
+            if extra.exists():
+                data += extra.read_bytes()
+        return data
+    pg_dump = shutil.which("pg_dump")
+    if not pg_dump:
+        pytest.skip("pg_dump is not installed")
+    plain = url.replace("postgresql+psycopg://", "postgresql://")
+    return subprocess.run([pg_dump, "--data-only", plain], check=True, capture_output=True, env=os.environ).stdout
+
+
+def test_database_dump_holds_no_address_and_no_unlisted_name(app, client, tmp_path):
+    sign_privately(app, client)
+    assert db.session.scalar(select(Signature.status).where(Signature.public_visibility == "none")) == "confirmed"
+    raw = dump(app, tmp_path)
+    for secret in (EMAIL, EMAIL.split("@")[0], NAME, AFFILIATION, "Zainab"):
+        assert secret.encode() not in raw, f"{secret!r} readable in the dump"
+        assert secret.lower().encode() not in raw.lower()
+
+
+def test_unconfirmed_signer_leaves_nothing_readable(app, client, tmp_path):
+    sign_letter(client, email="never.confirmed@example.org", name="Never Confirmed", public_visibility="full")
+    raw = dump(app, tmp_path)
+    assert b"never.confirmed" not in raw and b"Never Confirmed" not in raw
+
+
+def test_public_names_are_what_the_site_shows(app, client):
+    sign_letter(client, email="public@example.org", name="Shown Publicly", public_visibility="full")
+    confirm_from_mail(client, app, public_visibility="full")
+    assert "Shown Publicly" in client.get("/en/letters/secure-our-socials/").text
+    assert db.session.scalar(select(Signature.public_name)) == "Shown Publicly"
+
+
+def test_logs_carry_no_address_name_or_ip(app, client, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    client.environ_base["REMOTE_ADDR"] = "203.0.113.9"
+    sign_letter(client, email="logged@example.org", name="Logged Name")
+    confirm_from_mail(client, app)
+    client.get("/en/confirm/garbage-token")
+    text = caplog.text
+    assert "logged@example.org" not in text and "Logged Name" not in text and "203.0.113.9" not in text
+
+
+def test_redaction_filter_strips_addresses_tokens_and_ips():
+    from petition.logs import redact
+
+    line = '198.51.100.7 - - "GET /en/confirm/WzEsIjVsbUpWWDVwUkQ0NmVQdkllZENfQkhfMCJd.awG1DQ.0lnCwAv7THW HTTP/1.1" from x@y.org 2001:db8::1'
+    cleaned = redact(line)
+    assert "198.51.100.7" not in cleaned and "x@y.org" not in cleaned and "2001:db8::1" not in cleaned
+    assert "WzEsIjVsbUpW" not in cleaned
