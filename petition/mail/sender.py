@@ -171,6 +171,13 @@ def _claim(session: Session, limit: int) -> list[OutboxMessage]:
 
 def deliver_due(limit: int = 200) -> tuple[int, int]:
     """Send one batch of due messages. Returns (sent, failed)."""
+    from petition.database import writing
+
+    with writing():
+        return _deliver_due(limit)
+
+
+def _deliver_due(limit: int) -> tuple[int, int]:
     config = current_app.config["PETITION"]
     session = db.session
     rows = _claim(session, limit)
