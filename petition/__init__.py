@@ -92,6 +92,13 @@ def create_app(config: Config | None = None) -> Flask:
     from petition.mail.sender import init_app as init_mail
 
     init_mail(app)
+
+    from petition.privacy.cli import privacy_cli
+    from petition.security.limits import apply_limits
+
+    app.cli.add_command(privacy_cli)
+    # Last, so that every blueprint's views exist to be wrapped by their limits.
+    apply_limits(app)
     return app
 
 

@@ -85,6 +85,26 @@ class Config:
     REDIS_URL: str = ""
     # How many reverse proxies in front of the app may set X-Forwarded-For.
     TRUSTED_PROXIES: int = 0
+    # Per-client limits (keyed hash of the client address), in the limits library's
+    # notation ("10/minute;60/hour"). Behind Tor or a carrier NAT many people share one
+    # address, so these are generous; the per-address mail cap and the surge brake
+    # below do the real work against floods.
+    RATELIMIT_SIGN: str = "10/minute;60/hour"
+    RATELIMIT_ORG_SIGN: str = "5/minute;20/hour"
+    RATELIMIT_CONFIRM: str = "30/minute;300/hour"  # confirm and withdraw pages
+    RATELIMIT_LOGIN: str = "5/minute;30/hour"
+    RATELIMIT_API: str = "120/minute;2000/hour"
+    # Per-letter surge brake: new sign submissions per letter (all clients together)
+    # beyond this are asked to wait a moment; confirmations are never braked.
+    SURGE_BRAKE: str = "300/minute;6000/hour"
+    # Quiet defences: a form sent sooner than this after it was shown, or later than
+    # FORM_MAX_AGE_HOURS, or with the honeypot filled, is dropped without a word.
+    # 0 switches the timing check off (tests and load benchmarks).
+    MIN_FILL_SECONDS: int = 3
+    FORM_MAX_AGE_HOURS: int = 6
+    # Domains listed as spiking in the console need at least this many new signatures
+    # in the window, so a rare domain never points at one person.
+    SPIKE_MIN_COUNT: int = 5
 
     TOKEN_MAX_AGE_DAYS: int = 7
     COUNT_CACHE_SECONDS: float = 2.0
@@ -173,6 +193,16 @@ class Config:
             problems.append("MAIL_USE_TLS and MAIL_USE_SSL exclude each other")
         if not 0 <= self.TRUSTED_PROXIES <= 5:
             problems.append("TRUSTED_PROXIES must be between 0 and 5")
+        from limits import parse_many
+
+        for name in ("RATELIMIT_SIGN", "RATELIMIT_ORG_SIGN", "RATELIMIT_CONFIRM", "RATELIMIT_LOGIN",
+                     "RATELIMIT_API", "SURGE_BRAKE"):
+            try:
+                parse_many(getattr(self, name))
+            except ValueError:
+                problems.append(f"{name} must be a rate limit such as '10/minute;60/hour'")
+        if self.MIN_FILL_SECONDS < 0 or self.FORM_MAX_AGE_HOURS < 1:
+            problems.append("MIN_FILL_SECONDS must be 0 or more and FORM_MAX_AGE_HOURS at least 1")
         if self.ENV == "production":
             if not self.PUBLIC_URL.startswith("https://"):
                 problems.append("PUBLIC_URL must be an https:// address in production")
@@ -198,6 +228,9 @@ class Config:
             "RATELIMIT_ENABLED": self.RATELIMIT_ENABLED,
             "RATELIMIT_STORAGE_URI": self.RATELIMIT_STORAGE_URI,
             "RATELIMIT_HEADERS_ENABLED": True,
+            # A limiter storage outage (Redis down) is logged and lets requests through:
+            # losing limits for a while is better than refusing every signer with a 500.
+            "RATELIMIT_SWALLOW_ERRORS": True,
             "SESSION_COOKIE_HTTPONLY": True,
             "SESSION_COOKIE_SAMESITE": "Lax",
             "SESSION_COOKIE_SECURE": self.is_production,

@@ -33,6 +33,7 @@ def make_config(tmp_path: Path, **overrides) -> Config:
         OUTBOX_DIR=str(tmp_path / "outbox"),
         RATELIMIT_ENABLED=False,
         COUNT_CACHE_SECONDS=0.0,
+        MIN_FILL_SECONDS=0,  # the quiet fill-time check; tests/security turns it on
     )
     values.update(overrides)
     return Config.from_env(env={}, **values)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, abort, make_response, redirect, render_template, request, url_for
 from flask_babel import get_locale
 
 from petition import tokens
@@ -8,6 +8,8 @@ from petition.extensions import db
 from petition.letters import services as letters
 from petition.letters.models import Letter
 from petition.security.headers import mark_sensitive
+from petition.security.limits import surge_wait
+from petition.security.quiet import quiet_rejection
 from petition.signing import services
 from petition.signing.forms import ConfirmForm, SignForm, WithdrawForm
 
@@ -40,12 +42,24 @@ def make_blueprint() -> Blueprint:
             form.public_visibility.data = services.safest_public(None, row.public_visibility_default)
             form.bundle_visibility.data = services.safest_bundle(None, row.bundle_default)
             form.version.data = text.version_hash
+            form.stamp()
         signable = letters.is_signable(row)
         if not signable:
             status = 409 if request.method == "POST" else 200
             return render_template("signing/sign.html", row=row, letter=letter, text=text, form=None, signable=False), status
         if request.method == "POST":
+            if quiet_rejection(form, "signing.sign"):
+                # A script: the same answer a person gets, and nothing stored or sent.
+                return redirect(url_for("signing.sent", slug=slug), code=303)
             if form.validate_on_submit():
+                wait = surge_wait(row.slug)
+                if wait is not None:
+                    # A flood on this letter: ask for a moment, keep what they typed.
+                    response = make_response(render_template(
+                        "signing/sign.html", row=row, letter=letter, text=text, form=form, signable=True,
+                        busy_seconds=wait), 429)
+                    response.headers["Retry-After"] = str(wait)
+                    return response
                 version = form.version.data if letters.known_version(row, text.lang, form.version.data or "") else text.version_hash
                 signature_request = services.SignatureRequest(
                     name=form.name.data,

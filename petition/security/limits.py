@@ -1,0 +1,109 @@
+"""Every rate limit of the site, in one place and driven by config.
+
+apply_limits(app) runs in create_app after the blueprints are registered: it wraps the
+view functions by endpoint name, so the feature areas carry no limiter decorators and
+the limits can be read (and changed) here and in config.
+
+Three kinds of limits, because behind Tor or a carrier NAT thousands of people share one
+client address and a per-address limit alone would lock them all out or let a flood in:
+
+* per client (a keyed hash of the address; Flask-Limiter's own expiring counters are the
+  only place it exists) on the pages a script would hammer;
+* per target address: signing.services caps the emails one address receives per letter
+  per day (MAIL_PER_ADDRESS_PER_DAY), whatever is submitted and from wherever;
+* per letter: the surge brake below slows new signature requests on one letter when a
+  flood starts, across every app server (it uses the limiter's shared storage).
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from flask import Flask, current_app
+from limits import parse_many
+
+from petition.extensions import limiter
+
+log = logging.getLogger("petition.security")
+
+
+def _setting(name: str) -> Callable[[], str]:
+    def provider() -> str:
+        return getattr(current_app.config["PETITION"], name)
+    provider.__name__ = f"limit_{name.lower()}"
+    return provider
+
+
+# (setting, methods, shared scope or None). Shared scopes put several endpoints in one
+# bucket: probing confirm, withdraw and unsubscribe links all counts together.
+EXPLICIT: dict[str, tuple[str, list[str] | None, str | None]] = {
+    "signing.sign": ("RATELIMIT_SIGN", ["POST"], None),
+    "organisations.sign": ("RATELIMIT_ORG_SIGN", ["POST"], None),
+    "console.login": ("RATELIMIT_LOGIN", ["POST"], "login"),
+    "console.totp": ("RATELIMIT_LOGIN", ["POST"], "login"),
+    "console.login_totp": ("RATELIMIT_LOGIN", ["POST"], "login"),
+}
+
+# One limit object per rule for the life of the process: Flask-Limiter keeps decorated
+# limits in sets keyed by the view's qualified name, so re-using the objects keeps a
+# second app (tests build many) from stacking duplicate limits.
+_limit_objects: dict[tuple, object] = {}
+
+
+def _limit(setting: str, methods: list[str] | None, scope: str | None):
+    key = (setting, tuple(methods or ()), scope)
+    if key not in _limit_objects:
+        if scope:
+            _limit_objects[key] = limiter.shared_limit(_setting(setting), scope=scope, methods=methods)
+        else:
+            _limit_objects[key] = limiter.limit(_setting(setting), methods=methods)
+    return _limit_objects[key]
+
+
+def rule_for(app: Flask, endpoint: str) -> tuple[str, list[str] | None, str | None] | None:
+    """Which limit an endpoint gets, if any."""
+    if endpoint in EXPLICIT:
+        return EXPLICIT[endpoint]
+    if endpoint.startswith("api."):
+        return ("RATELIMIT_API", None, "api")
+    arguments = set()
+    for rule in app.url_map.iter_rules(endpoint):
+        arguments |= set(rule.arguments)
+    if "token" in arguments:  # confirm, withdraw, unsubscribe, organisation links
+        return ("RATELIMIT_CONFIRM", None, "links")
+    return None
+
+
+def apply_limits(app: Flask) -> dict[str, str]:
+    """Wrap the limited view functions; returns {endpoint: setting} for inspection."""
+    applied: dict[str, str] = {}
+    for endpoint, view in list(app.view_functions.items()):
+        rule = rule_for(app, endpoint)
+        if rule is None:
+            continue
+        app.view_functions[endpoint] = _limit(*rule)(view)
+        applied[endpoint] = rule[0]
+    app.extensions["petition.limits"] = applied
+    return applied
+
+
+def surge_wait(slug: str) -> int | None:
+    """Count one new signature request on a letter. Returns None if it may go ahead,
+    or how many seconds to ask the person to wait while a surge lasts.
+
+    Only sign submissions that passed validation call this: confirmations (the moment a
+    real person's signature counts) are never braked. If the limiter's storage is
+    unreachable the brake fails open, so an outage never costs a signature.
+    """
+    if not limiter.enabled:
+        return None
+    try:
+        strategy = limiter.limiter
+        for item in parse_many(current_app.config["PETITION"].SURGE_BRAKE):
+            if not strategy.hit(item, "surge", slug):
+                reset_at, _remaining = strategy.get_window_stats(item, "surge", slug)
+                return max(1, int(reset_at - time.time()) + 1)
+    except Exception:  # noqa: BLE001  storage down: log, and let people sign
+        log.warning("surge brake unavailable (limiter storage error)")
+    return None
