@@ -67,6 +67,16 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(signing_blueprint())
     app.register_blueprint(api_blueprint())
 
+    from petition.console import auth as console_auth
+    from petition.console.updates import make_blueprint as updates_blueprint
+    from petition.console.views import make_blueprint as console_blueprint
+    from petition.organisations.views import make_blueprint as organisations_blueprint
+
+    console_auth.init_app(app)
+    app.register_blueprint(organisations_blueprint())
+    app.register_blueprint(console_blueprint())
+    app.register_blueprint(updates_blueprint())
+
     from petition.health import init_app as init_health
 
     init_health(app)
@@ -84,6 +94,10 @@ def create_app(config: Config | None = None) -> Flask:
     app.cli.add_command(outbox_cli)
     app.cli.add_command(signatures_cli)
     app.cli.add_command(jobs_cli)
+
+    from petition.console.cli import users_cli
+
+    app.cli.add_command(users_cli)
 
     from petition.letters.services import init_app as init_letters
 

@@ -1,1 +1,3 @@
 """Importing this module registers every area's job handlers with the runner."""
+
+from petition.console import updates as _updates  # noqa: E402,F401  (updates.send)

@@ -1,0 +1,353 @@
+"""The campaign leads' console. Server-rendered, no JavaScript needed, every page behind
+login + TOTP, every letter URL checked with permissions.letter_for_current_user."""
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+
+from flask import (Blueprint, Response, abort, current_app, g, redirect, render_template, request, session,
+                   stream_with_context, url_for)
+from flask_babel import get_locale, gettext as _
+from flask_login import current_user, login_user, logout_user
+from sqlalchemy import select
+
+from petition.console import audit, auth, exports, signatures as lead_signatures, stats, updates
+from petition.console.forms import CodeForm, HideForm, LoginForm, PlainForm, StatusForm, UpdateForm
+from petition.console.models import AuditEntry, User
+from petition.console.permissions import letter_for_current_user, require_admin
+from petition.extensions import db
+from petition.letters import services as letters
+from petition.letters.models import Letter
+from petition.organisations import queries as org_queries, services as org_services
+from petition.organisations.forms import RejectForm
+from petition.security.headers import mark_sensitive
+from petition.signing import services as signing
+
+PENDING = "console_pending"
+AUTH_AT = "console_auth_at"
+PUBLIC_ENDPOINTS = {"console.login", "console.login_totp"}
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only a path on this site (no scheme, no host, no backslash tricks)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target or len(target) > 500:
+        return None
+    return target
+
+
+def _title(row: Letter) -> str:
+    loaded = letters.loaded(row.slug)
+    return loaded.text_for(str(get_locale())).front.title if loaded else row.slug
+
+
+def visible_letters(user: User) -> list[Letter]:
+    if user.is_admin:
+        rows = list(db.session.scalars(select(Letter)))
+    else:
+        rows = list(user.letters)
+    order = {slug: i for i, slug in enumerate(letters.registry())}
+    return sorted(rows, key=lambda r: (order.get(r.slug, len(order)), r.slug))
+
+
+def make_blueprint() -> Blueprint:
+    bp = Blueprint("console", __name__)
+
+    @bp.before_request
+    def _guard():
+        mark_sensitive()
+        if request.endpoint in PUBLIC_ENDPOINTS:
+            return None
+        if not current_user.is_authenticated:
+            return current_app.login_manager.unauthorized()
+        started = session.get(AUTH_AT)
+        hours = current_app.config["PETITION"].SESSION_HOURS
+        if not isinstance(started, (int, float)) or time.time() - started > hours * 3600:
+            # Absolute expiry: however active, a console session ends after SESSION_HOURS.
+            logout_user()
+            session.clear()
+            return redirect(url_for("console.login"))
+        return None
+
+    @bp.after_request
+    def _noindex(response):
+        response.headers["X-Robots-Tag"] = "noindex, nofollow"
+        return response
+
+    @bp.app_context_processor
+    def _console_context():
+        return {"console_letter_title": _title}
+
+    # ---- logging in -----------------------------------------------------------------------
+
+    @bp.route("/<lang>/console/login", methods=["GET", "POST"])
+    def login():
+        if current_user.is_authenticated:
+            return redirect(url_for("console.index"))
+        form = LoginForm()
+        error = None
+        if request.method == "POST":
+            if form.validate_on_submit():
+                result = auth.check_password(db.session, form.email.data, form.password.data)
+                db.session.commit()
+                if result.user is not None:
+                    session.pop(PENDING, None)
+                    session[PENDING] = {
+                        "uid": result.user.id,
+                        "sv": result.user.session_version,
+                        "exp": time.time() + auth.PENDING_SECONDS,
+                        "next": _safe_next(request.args.get("next")),
+                    }
+                    return redirect(url_for("console.login_totp"), code=303)
+                error = _("The email address, password or code is not right, or the account is locked for a while after too many attempts. Please try again in a few minutes.")
+            return render_template("console/login.html", form=form, error=error), 401 if error else 400
+        return render_template("console/login.html", form=form, error=None)
+
+    @bp.route("/<lang>/console/login/totp", methods=["GET", "POST"])
+    def login_totp():
+        pending = session.get(PENDING)
+        if not isinstance(pending, dict) or pending.get("exp", 0) < time.time():
+            session.pop(PENDING, None)
+            return redirect(url_for("console.login"), code=303)
+        user = db.session.get(User, pending.get("uid"))
+        if user is None or not user.active or user.session_version != pending.get("sv"):
+            session.pop(PENDING, None)
+            return redirect(url_for("console.login"), code=303)
+        form = CodeForm()
+        if request.method == "POST":
+            if form.validate_on_submit():
+                ok = auth.check_code(db.session, user, form.code.data)
+                db.session.commit()
+                if ok:
+                    target = pending.get("next")
+                    session.clear()  # a fresh session at the privilege change
+                    g.pop("csrf_token", None)  # Flask-WTF caches the old session's token here
+                    login_user(user)
+                    session.permanent = True
+                    session[AUTH_AT] = time.time()
+                    return redirect(_safe_next(target) or url_for("console.index"), code=303)
+                if auth.is_locked(user):
+                    session.pop(PENDING, None)
+                error = _("The email address, password or code is not right, or the account is locked for a while after too many attempts. Please try again in a few minutes.")
+                return render_template("console/login_totp.html", form=form, error=error), 401
+            return render_template("console/login_totp.html", form=form, error=None), 400
+        return render_template("console/login_totp.html", form=form, error=None)
+
+    @bp.post("/<lang>/console/logout")
+    def logout():
+        form = PlainForm()
+        if not form.validate_on_submit():
+            abort(400)
+        logout_user()
+        session.clear()
+        g.pop("csrf_token", None)
+        return redirect(url_for("console.login"), code=303)
+
+    # ---- overview -------------------------------------------------------------------------
+
+    @bp.get("/<lang>/console/")
+    def index():
+        rows = visible_letters(current_user)
+        summaries = [{
+            "row": row,
+            "title": _title(row),
+            "counts": letters.counts(row),
+            "awaiting": org_queries.awaiting_count(row.id),
+        } for row in rows]
+        return render_template("console/index.html", summaries=summaries)
+
+    @bp.get("/<lang>/console/letters/<slug>/")
+    def letter(slug: str):
+        row = letter_for_current_user(slug)
+        countries = stats.group_small_counts(stats.by_country(db.session, row.id))
+        languages = sorted(stats.by_language(db.session, row.id).items(), key=lambda p: (-p[1], p[0]))
+        hourly = stats.hourly_rates(db.session, row.id)
+        spike_min = getattr(current_app.config["PETITION"], "SPIKE_MIN_COUNT", stats.SPIKE_MIN)
+        return render_template(
+            "console/letter.html", row=row, title=_title(row), counts=letters.counts(row),
+            chart=stats.over_time(stats.daily_confirmed(db.session, row.id)),
+            countries=countries, by_language=languages, hourly=hourly,
+            last_day={"requests": sum(h.requests for h in hourly[-24:]), "confirmed": sum(h.confirmed for h in hourly[-24:])},
+            spikes=stats.domain_spikes(db.session, row.id, min_count=spike_min),
+            spike_min=spike_min,
+            awaiting=org_queries.awaiting_count(row.id), status_form=StatusForm(),
+            signable=letters.is_signable(row), threshold=stats.SMALL, other_key=stats.OTHER,
+        )
+
+    @bp.post("/<lang>/console/letters/<slug>/status")
+    def set_status(slug: str):
+        row = letter_for_current_user(slug)
+        form = StatusForm()
+        if not form.validate_on_submit():
+            abort(400)
+        before = row.status
+        if row.status == "delivered" or before == form.status.data:
+            return redirect(url_for("console.letter", slug=slug), code=303)
+        letters.set_status(row, form.status.data)
+        audit.record(db.session, current_user, "letter.status", row.id, before=before, after=row.status)
+        db.session.commit()
+        return redirect(url_for("console.letter", slug=slug), code=303)
+
+    # ---- organisations ----------------------------------------------------------------------
+
+    def _organisations_page(row: Letter, failed: RejectForm | None = None, failed_id: int | None = None,
+                            status: int = 200):
+        awaiting = org_queries.by_status(row.id, "awaiting")
+        audit.record(db.session, current_user, "organisations.view", row.id, count=len(awaiting))
+        db.session.commit()
+
+        def reject_form(org):
+            return failed if failed is not None and org.id == failed_id else RejectForm(prefix=f"r{org.id}")
+
+        return render_template(
+            "console/organisations.html", row=row, title=_title(row),
+            awaiting=[(org, org_services.contact(org)) for org in awaiting],
+            approved=org_queries.by_status(row.id, "approved"),
+            rejected=org_queries.by_status(row.id, "rejected"),
+            plain=PlainForm(), reject_form=reject_form,
+        ), status
+
+    @bp.get("/<lang>/console/letters/<slug>/organisations")
+    def organisations(slug: str):
+        return _organisations_page(letter_for_current_user(slug))
+
+    @bp.post("/<lang>/console/letters/<slug>/organisations/<int:org_id>/approve")
+    def approve_organisation(slug: str, org_id: int):
+        row = letter_for_current_user(slug)
+        org = org_queries.get(row.id, org_id) or abort(404)
+        if not PlainForm().validate_on_submit():
+            abort(400)
+        try:
+            org_services.approve(db.session, org, current_user)
+        except org_services.NotDecidable:
+            db.session.rollback()
+            abort(409)
+        db.session.commit()
+        return redirect(url_for("console.organisations", slug=slug), code=303)
+
+    @bp.post("/<lang>/console/letters/<slug>/organisations/<int:org_id>/reject")
+    def reject_organisation(slug: str, org_id: int):
+        row = letter_for_current_user(slug)
+        org = org_queries.get(row.id, org_id) or abort(404)
+        form = RejectForm(prefix=f"r{org.id}")
+        if not form.validate_on_submit():
+            return _organisations_page(row, form, org.id, 400)
+        try:
+            org_services.reject(db.session, org, current_user, form.reason.data)
+        except org_services.NotDecidable:
+            db.session.rollback()
+            abort(409)
+        db.session.commit()
+        return redirect(url_for("console.organisations", slug=slug), code=303)
+
+    # ---- individual signatures --------------------------------------------------------------
+
+    @bp.get("/<lang>/console/letters/<slug>/signatures")
+    def signatures(slug: str):
+        row = letter_for_current_user(slug)
+        query = (request.args.get("q") or "").strip()[:100]
+        raw_id = (request.args.get("id") or "").strip()
+        signature_id = int(raw_id) if raw_id.isdigit() and len(raw_id) < 19 else None
+        hidden_only = request.args.get("hidden") == "1"
+        before = request.args.get("before", type=int)
+        rows, more = lead_signatures.search(db.session, row.id, query=query, signature_id=signature_id,
+                                            hidden_only=hidden_only, before=before)
+        audit.record(db.session, current_user, "signatures.view", row.id, shown=len(rows),
+                     search=bool(query or signature_id), hidden_only=hidden_only)
+        db.session.commit()
+        return render_template("console/signatures.html", row=row, title=_title(row), rows=rows, more=more,
+                               query=query, signature_id=raw_id if signature_id else "", hidden_only=hidden_only,
+                               export_form=PlainForm(), bad_id=bool(raw_id) and signature_id is None)
+
+    @bp.route("/<lang>/console/letters/<slug>/signatures/<int:sig_id>", methods=["GET", "POST"])
+    def signature(slug: str, sig_id: int):
+        row = letter_for_current_user(slug)
+        sig = lead_signatures.get(db.session, row.id, sig_id) or abort(404)
+        form = HideForm()
+        status = 200
+        if request.method == "POST":
+            if form.validate_on_submit():
+                signing.hide(db.session, sig, form.reason.data)
+                audit.record(db.session, current_user, "signatures.hide", row.id, signature=sig.id)
+                db.session.commit()
+                return redirect(url_for("console.signature", slug=slug, sig_id=sig.id), code=303)
+            status = 400
+        else:
+            audit.record(db.session, current_user, "signatures.view", row.id, signature=sig.id)
+            db.session.commit()
+        return render_template("console/signature.html", row=row, title=_title(row), sig=sig, form=form,
+                               unhide_form=PlainForm()), status
+
+    @bp.post("/<lang>/console/letters/<slug>/signatures/<int:sig_id>/unhide")
+    def unhide_signature(slug: str, sig_id: int):
+        row = letter_for_current_user(slug)
+        sig = lead_signatures.get(db.session, row.id, sig_id) or abort(404)
+        if not PlainForm().validate_on_submit():
+            abort(400)
+        signing.unhide(db.session, sig)
+        audit.record(db.session, current_user, "signatures.unhide", row.id, signature=sig.id)
+        db.session.commit()
+        return redirect(url_for("console.signature", slug=slug, sig_id=sig.id), code=303)
+
+    @bp.post("/<lang>/console/letters/<slug>/export.csv")
+    def export(slug: str):
+        row = letter_for_current_user(slug)
+        if not PlainForm().validate_on_submit():
+            abort(400)
+        audit.record(db.session, current_user, "signatures.export", row.id, format="csv")
+        db.session.commit()
+        letter_id = row.id
+
+        def generate():
+            yield "\ufeff"  # so spreadsheets read the file as UTF-8 (Arabic names)
+            yield from exports.csv_lines(db.session, letter_id)
+
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%d")
+        return Response(stream_with_context(generate()), mimetype="text/csv",
+                        headers={"Content-Disposition": f'attachment; filename="{slug}-public-signatures-{stamp}.csv"'})
+
+    # ---- updates to signers -------------------------------------------------------------------
+
+    @bp.route("/<lang>/console/letters/<slug>/updates", methods=["GET", "POST"])
+    def send_update(slug: str):
+        row = letter_for_current_user(slug)
+        form = UpdateForm()
+        status = 200
+        if request.method == "POST":
+            if form.validate_on_submit():
+                job = updates.request_send(db.session, row, current_user,
+                                           updates.Update(subject=form.subject.data, body=form.body.data))
+                db.session.commit()
+                return redirect(url_for("console.send_update", slug=slug, queued=job.id), code=303)
+            status = 400
+        jobs = updates.recent_jobs(db.session, row.id)
+        return render_template("console/updates.html", row=row, title=_title(row), form=form, jobs=jobs,
+                               recipients=updates.recipient_count(db.session, row.id), job_subject=updates.job_subject,
+                               queued=request.args.get("queued", type=int)), status
+
+    # ---- administrators --------------------------------------------------------------------------
+
+    @bp.get("/<lang>/console/audit")
+    def audit_log():
+        require_admin()
+        before = request.args.get("before", type=int)
+        slug = request.args.get("letter") or ""
+        stmt = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(101)
+        if before:
+            stmt = stmt.where(AuditEntry.id < before)
+        letter_row = letters.letter_row(slug) if slug else None
+        if slug and letter_row is None:
+            abort(404)
+        if letter_row is not None:
+            stmt = stmt.where(AuditEntry.letter_id == letter_row.id)
+        entries = list(db.session.scalars(stmt))
+        more = entries[99].id if len(entries) > 100 else None
+        slugs = {r.id: r.slug for r in db.session.scalars(select(Letter))}
+        return render_template("console/audit.html", entries=entries[:100], more=more, slugs=slugs, letter_slug=slug)
+
+    @bp.get("/<lang>/console/users")
+    def users():
+        require_admin()
+        rows = list(db.session.scalars(select(User).order_by(User.role, User.email)))
+        return render_template("console/users.html", users=rows, now=datetime.now(timezone.utc))
+
+    return bp

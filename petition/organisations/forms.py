@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import EmailField, SelectField, StringField, TextAreaField
+from wtforms.validators import InputRequired, Length, ValidationError
+
+from petition import countries
+from petition.organisations.domains import WebsiteRejected, normalise_website
+from petition.signing.addresses import AddressRejected, check_syntax
+from petition.text import TextRejected, clean_line
+
+NAME_MAX = 200
+CONTACT_MAX = 100
+STATEMENT_MAX = 1000  # one paragraph
+REASON_MAX = 500
+
+
+def _cleaned(max_length: int, required: bool, multiline: bool = False):
+    def validator(form, field):
+        try:
+            value = clean_line(field.data, allow_newlines=multiline)
+        except TextRejected:
+            raise ValidationError(_l("Please remove the invisible control characters from this field.")) from None
+        if required and not value:
+            raise ValidationError(_l("This field is required."))
+        if len(value) > max_length:
+            raise ValidationError(_l("Please keep this under %(n)d characters.", n=max_length))
+        field.data = value
+    return validator
+
+
+def _one_paragraph(form, field):
+    if field.data and "\n\n" in field.data:
+        raise ValidationError(_l("Please write the statement as one paragraph."))
+    if field.data:
+        field.data = " ".join(field.data.split())
+
+
+def _email(form, field):
+    try:
+        field.data = check_syntax(field.data or "")
+    except AddressRejected:
+        raise ValidationError(_l("This does not look like an email address. Please check it.")) from None
+
+
+def _website(form, field):
+    try:
+        field.data = normalise_website(field.data or "")
+    except WebsiteRejected:
+        raise ValidationError(_l("This does not look like a website address. Please check it (for example https://example.org).")) from None
+
+
+class OrganisationForm(FlaskForm):
+    name = StringField(_l("Name of the organisation"),
+                       validators=[InputRequired(_l("Please enter the organisation's name.")), _cleaned(NAME_MAX, True)])
+    country = SelectField(_l("Country where it is based"),
+                          validators=[InputRequired(_l("Please choose a country, or “Prefer not to say”."))])
+    website = StringField(_l("Website (optional)"), validators=[Length(max=300), _website])
+    contact_name = StringField(_l("Contact person"),
+                               validators=[InputRequired(_l("Please enter a contact person.")), _cleaned(CONTACT_MAX, True)])
+    contact_email = EmailField(_l("Contact email address"),
+                               validators=[InputRequired(_l("Please enter the contact's email address.")), Length(max=254), _email])
+    statement = TextAreaField(_l("Statement (optional, one paragraph)"),
+                              validators=[_cleaned(STATEMENT_MAX, False, multiline=True), _one_paragraph])
+
+    def __init__(self, *args, lang: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.country.choices = [("", _l("Choose…")), (countries.UNKNOWN, _l("Prefer not to say"))] + list(countries.choices(lang))
+
+    def validate_country(self, field):
+        if field.data not in countries.codes():
+            raise ValidationError(_l("Please choose a country from the list."))
+
+
+class ConfirmForm(FlaskForm):
+    pass
+
+
+class WithdrawForm(FlaskForm):
+    pass
+
+
+class RejectForm(FlaskForm):
+    reason = TextAreaField(_l("Reason (sent to the organisation's contact)"),
+                           validators=[InputRequired(_l("Please give a reason.")), _cleaned(REASON_MAX, True, multiline=True)])
+
+
+class DecideForm(FlaskForm):
+    pass
