@@ -11,7 +11,7 @@ import threading
 import time
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import func, literal_column, select, update
 from sqlalchemy.orm import Session
 
 from petition.extensions import db
@@ -65,10 +65,13 @@ def reconcile(session: Session, letter_id: int) -> tuple[int, int]:
     ) or 0)
     ensure_shards(session, letter_id)
     session.flush()
+    # The modulus inline, not a bound parameter: PostgreSQL only accepts the GROUP BY
+    # when it is the very same expression as the selected one ($1 and $2 are not).
+    shard_of = Signature.id % literal_column(str(SignatureCounter.SHARDS))
     per_shard = dict(session.execute(
-        select(Signature.id % SignatureCounter.SHARDS, func.count())
+        select(shard_of, func.count())
         .where(Signature.letter_id == letter_id, Signature.status == "confirmed", Signature.hidden.is_(False))
-        .group_by(Signature.id % SignatureCounter.SHARDS)
+        .group_by(shard_of)
     ).all())
     for shard in range(SignatureCounter.SHARDS):
         session.execute(
