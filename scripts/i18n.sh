@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Message catalogues, one per feature area (petition/<area>/translations), so that the
 # areas can be translated independently; Flask-Babel merges them at run time.
-#   scripts/i18n.sh extract   update the .pot and .po files from the code and templates
+#   scripts/i18n.sh extract [area ...]   update the .pot and .po files (all areas, or those named)
 #   scripts/i18n.sh compile   build the .mo files the app reads (run by make install)
 #   scripts/i18n.sh check     fail if a catalogue has an untranslated or fuzzy message
 set -euo pipefail
@@ -30,7 +30,9 @@ areas() {
 }
 
 extract() {
-  for area in $(areas); do
+  local selected=("$@")
+  [ ${#selected[@]} -eq 0 ] && selected=($(areas))
+  for area in "${selected[@]}"; do
     # shellcheck disable=SC2046
     if ! grep -rqsE '(^|[^A-Za-z0-9_])(_|_l|gettext|ngettext|lazy_gettext)\(' $(sources "$area"); then continue; fi
     out="petition/$area/translations"
@@ -75,7 +77,7 @@ PY
 }
 
 case "${1:-}" in
-  extract) extract ;;
+  extract) shift; extract "$@" ;;
   compile) compile ;;
   check) check ;;
   *) echo "usage: $0 extract|compile|check" >&2; exit 2 ;;
