@@ -102,9 +102,6 @@ class Config:
     # 0 switches the timing check off (tests and load benchmarks).
     MIN_FILL_SECONDS: int = 3
     FORM_MAX_AGE_HOURS: int = 6
-    # Domains listed as spiking in the console need at least this many new signatures
-    # in the window, so a rare domain never points at one person.
-    SPIKE_MIN_COUNT: int = 5
 
     TOKEN_MAX_AGE_DAYS: int = 7
     COUNT_CACHE_SECONDS: float = 2.0

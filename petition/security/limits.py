@@ -24,6 +24,7 @@ from flask import Flask, current_app
 from limits import parse_many
 
 from petition.extensions import limiter
+from petition.security.keys import keyed_digest
 
 log = logging.getLogger("petition.security")
 
@@ -43,6 +44,8 @@ EXPLICIT: dict[str, tuple[str, list[str] | None, str | None]] = {
     "console.login": ("RATELIMIT_LOGIN", ["POST"], "login"),
     "console.totp": ("RATELIMIT_LOGIN", ["POST"], "login"),
     "console.login_totp": ("RATELIMIT_LOGIN", ["POST"], "login"),
+    # Receipt codes are 60 random bits, but a checking page is still not a guessing game.
+    "bundles.receipt": ("RATELIMIT_CONFIRM", ["POST"], "links"),
 }
 
 # One limit object per rule for the life of the process: Flask-Limiter keeps decorated
@@ -98,11 +101,13 @@ def surge_wait(slug: str) -> int | None:
     """
     if not limiter.enabled:
         return None
+    # Keyed like the client keys, so the shared storage holds no letter names either.
+    key = keyed_digest("surge", slug)
     try:
         strategy = limiter.limiter
         for item in parse_many(current_app.config["PETITION"].SURGE_BRAKE):
-            if not strategy.hit(item, "surge", slug):
-                reset_at, _remaining = strategy.get_window_stats(item, "surge", slug)
+            if not strategy.hit(item, "surge", key):
+                reset_at, _remaining = strategy.get_window_stats(item, "surge", key)
                 return max(1, int(reset_at - time.time()) + 1)
     except Exception:  # noqa: BLE001  storage down: log, and let people sign
         log.warning("surge brake unavailable (limiter storage error)")
