@@ -105,6 +105,10 @@ class Config:
 
     TOKEN_MAX_AGE_DAYS: int = 7
     COUNT_CACHE_SECONDS: float = 2.0
+    # Public pages read a letter's row (status, dates) from a per-process copy at most
+    # this old; a status change made in this process is seen at once, one made on
+    # another app server within this many seconds.
+    LETTER_CACHE_SECONDS: float = 1.0
     SESSION_HOURS: int = 8
     LOG_LEVEL: str = "INFO"
     # Where "Exit this page" goes: a neutral site that draws no attention.

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -69,6 +70,8 @@ def sync(session: Session, letters: dict[str, LoadedLetter], attempts: int = 3) 
         try:
             report = _sync_once(session, letters)
             session.commit()
+            forget_rows()
+            current_app.extensions.pop(_VERSIONS_KEY, None)
             return report
         except IntegrityError:
             session.rollback()
@@ -121,6 +124,58 @@ def letter_row(slug: str) -> Letter | None:
     return db.session.scalar(select(Letter).where(Letter.slug == slug))
 
 
+@dataclass(frozen=True)
+class LetterSnapshot:
+    """A read-only copy of a letter's row for public pages, which read it on every
+    request but see it change only when a lead opens or closes the letter."""
+
+    id: int
+    slug: str
+    status: str
+    opens_on: date | None
+    closes_on: date | None
+    default_language: str
+    languages: str
+    public_visibility_default: str
+    bundle_default: str
+    retention_days: int
+    discreet_mail: bool
+
+    @property
+    def language_list(self) -> list[str]:
+        return [code for code in self.languages.split(",") if code]
+
+
+_SNAPSHOT_FIELDS = [f for f in LetterSnapshot.__dataclass_fields__]
+_CACHE_KEY = "petition.letters.snapshots"
+_VERSIONS_KEY = "petition.letters.versions"
+
+
+def public_row(slug: str) -> LetterSnapshot | None:
+    """The letter's row as of at most LETTER_CACHE_SECONDS ago (per process and app).
+    For reading only: anything that changes a letter uses letter_row()."""
+    app = current_app._get_current_object()
+    ttl = app.config["PETITION"].LETTER_CACHE_SECONDS
+    cache: dict = app.extensions.setdefault(_CACHE_KEY, {})
+    now = time.monotonic()
+    hit = cache.get(slug)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    row = db.session.execute(
+        select(*(getattr(Letter, name) for name in _SNAPSHOT_FIELDS)).where(Letter.slug == slug)
+    ).first()
+    snapshot = LetterSnapshot(*row) if row is not None else None
+    if ttl > 0:
+        cache[slug] = (now + ttl, snapshot)
+    return snapshot
+
+
+def forget_rows() -> None:
+    """Drop this process's copies (after a status change or a sync)."""
+    if current_app:
+        current_app.extensions.pop(_CACHE_KEY, None)
+
+
 def is_signable(row: Letter, today: date | None = None) -> bool:
     """Open, and within its dates if it has any."""
     today = today or date.today()
@@ -133,14 +188,23 @@ def is_signable(row: Letter, today: date | None = None) -> bool:
     return True
 
 
-def known_version(row: Letter, lang: str, version_hash: str) -> bool:
-    return db.session.scalar(
+def known_version(row: Letter | LetterSnapshot, lang: str, version_hash: str) -> bool:
+    # A text version, once recorded, is never removed: positive answers are kept for
+    # the life of the process, so a signature costs no lookup for the current text.
+    known: set = current_app.extensions.setdefault(_VERSIONS_KEY, set())
+    key = (row.id, lang, version_hash)
+    if key in known:
+        return True
+    found = db.session.scalar(
         select(LetterVersion.id).where(
             LetterVersion.letter_id == row.id,
             LetterVersion.lang == lang,
             LetterVersion.version_hash == version_hash,
         )
     ) is not None
+    if found:
+        known.add(key)
+    return found
 
 
 def counts(row: Letter) -> dict[str, int]:
@@ -157,6 +221,7 @@ def set_status(row: Letter, status: str) -> None:
     if status not in ("draft", "open", "closed", "delivered"):
         raise ValueError(f"unknown status {status!r}")
     row.status = status
+    forget_rows()
     if status in ("closed", "delivered") and row.closed_at is None:
         row.closed_at = utcnow()
     if status == "open":

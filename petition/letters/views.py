@@ -13,7 +13,7 @@ def make_blueprint() -> Blueprint:
     bp = Blueprint("letters", __name__)
 
     def _public_letter(slug: str):
-        row = services.letter_row(slug)
+        row = services.public_row(slug)
         letter = services.loaded(slug)
         if row is None or letter is None or row.status not in services.PUBLIC_STATUSES:
             abort(404)

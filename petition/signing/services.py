@@ -259,7 +259,7 @@ def confirm(session: Session, token: str, *, public_visibility: str | None, bund
         raise tokens.InvalidLink()
     if not sig.hidden:
         counters.add(session, sig.letter_id, sig.id, +1)
-    session.refresh(sig)
+    session.expire(sig)  # reloaded from the row above if the caller reads it
     return sig
 
 

@@ -11,11 +11,13 @@ from petition.security.headers import mark_sensitive
 from petition.security.limits import surge_wait
 from petition.security.quiet import quiet_rejection
 from petition.signing import services
-from petition.signing.forms import ConfirmForm, SignForm, WithdrawForm
+from petition.signing.forms import (
+    BUNDLE_VISIBILITY_CHOICES, PUBLIC_VISIBILITY_CHOICES, ConfirmForm, SignForm, WithdrawForm,
+)
 
 
 def _open_letter(slug: str):
-    row = letters.letter_row(slug)
+    row = letters.public_row(slug)
     letter = letters.loaded(slug)
     if row is None or letter is None or row.status not in letters.PUBLIC_STATUSES:
         abort(404)
@@ -96,9 +98,8 @@ def make_blueprint() -> Blueprint:
         letter = letters.loaded(row.slug)
         text = letter.text_for(sig.lang)
         form = ConfirmForm()
-        sign_form = SignForm(lang=str(get_locale()), meta={"csrf": False})
-        _visibility_choices(form.public_visibility, services.PUBLIC_ORDER, sig.public_visibility, sign_form.public_visibility.choices)
-        _visibility_choices(form.bundle_visibility, services.BUNDLE_ORDER, sig.bundle_visibility, sign_form.bundle_visibility.choices)
+        _visibility_choices(form.public_visibility, services.PUBLIC_ORDER, sig.public_visibility, PUBLIC_VISIBILITY_CHOICES)
+        _visibility_choices(form.bundle_visibility, services.BUNDLE_ORDER, sig.bundle_visibility, BUNDLE_VISIBILITY_CHOICES)
         if not letters.is_signable(row):
             return render_template("signing/sign.html", row=row, letter=letter, text=text, form=None, signable=False), 409
         if request.method == "POST" and form.validate_on_submit():
