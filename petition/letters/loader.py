@@ -118,6 +118,10 @@ def _parse_yaml(path: Path, source: str, what: str) -> dict:
         where = f" at line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or "cannot be parsed"
         raise LetterFileError(path, None, f"{what} is not valid YAML{where}: {problem}") from None
+    except RecursionError:  # found by tests/fuzz: thousands of nested [ or {
+        raise LetterFileError(path, None, f"{what} is nested too deeply to be read") from None
+    except (ValueError, TypeError) as exc:  # found by tests/fuzz: "opens: 2024-02-30", "!!int x"
+        raise LetterFileError(path, None, f"{what} holds a value that cannot be read: {exc}") from None
     if not isinstance(data, dict):
         raise LetterFileError(path, None, f"{what} must be a mapping of fields")
     return data

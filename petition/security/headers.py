@@ -1,7 +1,7 @@
 """Security headers on every response; the app sends them itself, with no proxy to lean on."""
 from __future__ import annotations
 
-from flask import Flask, g, request
+from flask import Flask, request
 
 CSP = "; ".join([
     "default-src 'none'",
@@ -16,9 +16,19 @@ CSP = "; ".join([
 ])
 
 
+SENSITIVE_KEY = "petition.sensitive"
+
+
 def mark_sensitive() -> None:
-    """Call from a view whose page shows or collects personal data: never cached."""
-    g.sensitive = True
+    """Call from a view whose page shows or collects personal data: never cached.
+
+    Kept on the request itself, not on flask.g: g belongs to the app context, which an
+    outer context (a CLI command, a test) can share across several requests."""
+    request.environ[SENSITIVE_KEY] = True
+
+
+def is_sensitive() -> bool:
+    return bool(request.environ.get(SENSITIVE_KEY))
 
 
 def init_app(app: Flask) -> None:
@@ -36,7 +46,7 @@ def init_app(app: Flask) -> None:
         headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), interest-cohort=()"
         if production:
             headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
-        if getattr(g, "sensitive", False) or request.method != "GET" or "Set-Cookie" in headers:
+        if is_sensitive() or request.method != "GET" or "Set-Cookie" in headers:
             headers["Cache-Control"] = "no-store"
             headers["Pragma"] = "no-cache"
         elif "Cache-Control" not in headers and response.mimetype == "text/html":
