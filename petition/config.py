@@ -216,9 +216,10 @@ class Config:
 
     def flask_settings(self) -> dict[str, object]:
         """The Flask and extension settings derived from this config."""
-        engine_options: dict[str, object] = {"pool_pre_ping": True}
+        # hide_parameters: a database error never carries row values into a log line.
+        engine_options: dict[str, object] = {"pool_pre_ping": True, "hide_parameters": True}
         if self.DATABASE_URL.startswith("sqlite"):
-            engine_options = {"connect_args": {"timeout": 30}}
+            engine_options = {"connect_args": {"timeout": 30}, "hide_parameters": True}
         return {
             "SECRET_KEY": self.SECRET_KEY,
             "SQLALCHEMY_DATABASE_URI": self.DATABASE_URL,

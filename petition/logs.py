@@ -26,6 +26,10 @@ class RedactingFilter(logging.Filter):
         message = record.getMessage()
         record.msg = redact(message)
         record.args = ()
+        if record.exc_info and not record.exc_text:
+            # Exception texts can quote an address (an SMTP refusal, say): redact the
+            # formatted traceback too; formatters use exc_text when it is set.
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
         return True
 
 
