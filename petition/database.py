@@ -62,7 +62,10 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def _mark_writing():
-        _writing_request.set(request.method not in ("GET", "HEAD", "OPTIONS"))
+        # Console pages write the audit log even on GET (who looked at which
+        # signatures), so they take the write lock at BEGIN too: a deferred read that
+        # then writes fails at once if the outbox sender wrote in between.
+        _writing_request.set(request.method not in ("GET", "HEAD", "OPTIONS") or request.blueprint == "console")
 
     @app.teardown_request
     def _clear_writing(_exc):
