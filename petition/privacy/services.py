@@ -33,7 +33,7 @@ SIGNATURE_PERSONAL = dict(
     updates_opt_in=False, mail_day=None, mail_count=0,
 )
 ORGANISATION_CONTACT = dict(
-    contact_name_enc=None, contact_email_enc=None, contact_email_hash=None,
+    contact_name_enc=None, contact_email_enc=None, contact_email_hash=None, rejection_reason=None,
     confirm_nonce_hash=None, manage_nonce_hash=None, mail_day=None, mail_count=0,
 )
 
@@ -61,8 +61,8 @@ class PurgeReport:
         return [
             f"{r.slug}: personal data removed from {r.signatures_scrubbed} confirmed signature(s)",
             f"{r.slug}: {r.pending_deleted} unconfirmed signature(s) deleted",
-            f"{r.slug}: contact details removed from {r.organisations_scrubbed} organisation(s), "
-            f"{r.organisations_deleted} unconfirmed organisation(s) deleted",
+            f"{r.slug}: contact details removed from {r.organisations_scrubbed} approved organisation(s), "
+            f"{r.organisations_deleted} other organisation request(s) deleted",
             f"{r.slug}: {r.outbox_deleted} unsent email(s) deleted",
             f"{r.slug}: kept counts, public names signers chose to show, receipt hashes",
         ]
@@ -100,8 +100,10 @@ def purge_letter(session: Session, row: Letter, *, now: datetime | None = None, 
         .values(**SIGNATURE_PERSONAL)
         .execution_options(synchronize_session=False)
     ).rowcount
+    # Only approved organisations are public co-signers; the others (unconfirmed, never
+    # decided, rejected) have nothing left to keep.
     report.organisations_deleted = session.execute(
-        delete(Organisation).where(Organisation.letter_id == row.id, Organisation.status == "pending")
+        delete(Organisation).where(Organisation.letter_id == row.id, Organisation.status != "approved")
         .execution_options(synchronize_session=False)
     ).rowcount
     report.organisations_scrubbed = session.execute(
@@ -118,7 +120,8 @@ def purge_letter(session: Session, row: Letter, *, now: datetime | None = None, 
     row.purged_at = now
     report.done = True
     audit.record(session, None, "privacy.purge", row.id, **report.removed())
-    session.expire_all()
+    session.flush()
+    session.expire_all()  # loaded signatures must not write their old values back
     return report
 
 
@@ -153,9 +156,25 @@ def purge_stale_pending(session: Session, row: Letter, max_age_days: int, *, now
     return report
 
 
+def purge_old_outbox(session: Session, max_age_days: int, *, now: datetime | None = None) -> int:
+    """Emails that could not be delivered within the links' lifetime are useless to their
+    recipient and still hold an address: delete them."""
+    cutoff = (now or utcnow()) - timedelta(days=max_age_days)
+    removed = session.execute(
+        delete(OutboxMessage).where(OutboxMessage.created_at < cutoff).execution_options(synchronize_session=False)
+    ).rowcount
+    if removed:
+        audit.record(session, None, "privacy.purge_outbox", None, outbox_deleted=removed)
+    return removed
+
+
 def purge_all(session: Session, max_age_days: int, *, now: datetime | None = None) -> list[str]:
-    """What the daily timer runs: every letter due, plus expired unconfirmed requests."""
+    """What the daily timer runs: every letter due, expired unconfirmed requests, and
+    undeliverable emails older than the links they carry."""
     lines: list[str] = []
+    old_mail = purge_old_outbox(session, max_age_days, now=now)
+    if old_mail:
+        lines.append(f"{old_mail} undelivered email(s) older than {max_age_days} days deleted")
     for row in session.scalars(select(Letter).order_by(Letter.slug)).all():
         stale = purge_stale_pending(session, row, max_age_days, now=now)
         if stale.pending_deleted or stale.organisations_deleted:
