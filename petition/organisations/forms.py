@@ -7,6 +7,7 @@ from wtforms.validators import InputRequired, Length, ValidationError
 
 from petition import countries
 from petition.organisations.domains import WebsiteRejected, normalise_website
+from petition.security.quiet import QuietFields
 from petition.signing.addresses import AddressRejected, check_syntax
 from petition.text import TextRejected, clean_line
 
@@ -51,7 +52,9 @@ def _website(form, field):
         raise ValidationError(_l("This does not look like a website address. Please check it (for example https://example.org).")) from None
 
 
-class OrganisationForm(FlaskForm):
+class OrganisationForm(QuietFields, FlaskForm):
+    """QuietFields adds the honeypot and the signed start time (petition/security/quiet.py)."""
+
     name = StringField(_l("Name of the organisation"),
                        validators=[InputRequired(_l("Please enter the organisation's name.")), _cleaned(NAME_MAX, True)])
     country = SelectField(_l("Country where it is based"),

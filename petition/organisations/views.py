@@ -10,6 +10,7 @@ from petition.letters.models import Letter
 from petition.organisations import services
 from petition.organisations.forms import ConfirmForm, OrganisationForm, WithdrawForm
 from petition.security.headers import mark_sensitive
+from petition.security.quiet import quiet_rejection
 
 
 def _public_letter(slug: str):
@@ -34,7 +35,12 @@ def make_blueprint() -> Blueprint:
             return render_template("organisations/sign.html", row=row, letter=letter, text=text, form=None,
                                    signable=False), status
         form = OrganisationForm(lang=lang)
+        if request.method == "GET":
+            form.stamp()
         if request.method == "POST":
+            if quiet_rejection(form, "organisations.sign"):
+                # A script: the same answer a person gets, and nothing stored or sent.
+                return redirect(url_for("organisations.sent", slug=slug), code=303)
             if form.validate_on_submit():
                 services.sign(db.session, row, services.OrganisationRequest(
                     name=form.name.data,

@@ -145,3 +145,38 @@ def test_quiet_rejections_are_logged_without_anything_typed(quiet_app, caplog):
     assert "quiet rejection on signing.sign: honeypot" in text
     for secret in ("spam-marker-123", "layla@example.org", "Layla", "203.0.113.77"):
         assert secret not in text
+
+
+def org_fields(page_html: str, **overrides) -> dict[str, str]:
+    data = form_values(page_html)
+    data.update(name="Beirut Digital Collective", country="LB", website="https://example.org",
+                contact_name="Karim Saad", contact_email="karim@example.org", statement="")
+    data.update(overrides)
+    return data
+
+
+@pytest.mark.parametrize("lang", ["en", "ar"])
+def test_the_organisation_form_has_the_same_quiet_defences(quiet_app, lang):
+    from petition.organisations.models import Organisation
+
+    if "organisations.sign" not in quiet_app.view_functions:
+        pytest.skip("the organisations area is not registered")
+    client = quiet_app.test_client()
+    path = f"/{lang}/letters/{SLUG}/organisations/sign"
+    page = client.get(path)
+    assert '<label for="homepage">' in page.text and 'name="started" type="hidden"' in page.text
+    sent = f"/{lang}/letters/{SLUG}/organisations/check-your-inbox"
+
+    for tripped in (org_fields(page.text),  # too fast
+                    org_fields(page.text, started=stamp_from(quiet_app, 30), homepage="https://spam.example")):
+        response = client.post(path, data=tripped)
+        assert response.status_code == 303 and response.headers["Location"].endswith(sent)
+    with quiet_app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Organisation)) == 0
+        assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+
+    response = client.post(path, data=org_fields(page.text, started=stamp_from(quiet_app, 30)))
+    assert response.status_code == 303 and response.headers["Location"].endswith(sent)
+    with quiet_app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Organisation)) == 1
+        assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 1
