@@ -48,6 +48,22 @@ extract() {
       fi
     done
   done
+  fix_arabic_plurals
+}
+
+# Babel writes an Arabic plural rule that orders the last two forms differently from
+# CLDR's zero/one/two/few/many/other; Flask-Babel keeps one plural function for all the
+# merged catalogues, so every Arabic catalogue gets the standard rule.
+fix_arabic_plurals() {
+  .venv/bin/python - <<'PY'
+import pathlib, re
+RULE = '"Plural-Forms: nplurals=6; plural=(n==0 ? 0 : n==1 ? 1 : n==2 ? 2 : n%100>=3 && n%100<=10 ? 3 : n%100>=11 ? 4 : 5);\\n"\n'
+for po in pathlib.Path("petition").glob("*/translations/ar/LC_MESSAGES/messages.po"):
+    text = po.read_text(encoding="utf-8")
+    fixed = re.sub(r'"Plural-Forms:.*?;\\n"\n', lambda m: RULE, text, count=1, flags=re.S)
+    if fixed != text:
+        po.write_text(fixed, encoding="utf-8")
+PY
 }
 
 compile() {
@@ -78,6 +94,7 @@ PY
 
 case "${1:-}" in
   extract) shift; extract "$@" ;;
+  fix-plurals) fix_arabic_plurals ;;
   compile) compile ;;
   check) check ;;
   *) echo "usage: $0 extract|compile|check" >&2; exit 2 ;;
