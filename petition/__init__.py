@@ -67,6 +67,13 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(signing_blueprint())
     app.register_blueprint(api_blueprint())
 
+    from petition.bundles.cli import bundle_cli, keys_cli
+    from petition.bundles.views import make_blueprint as bundles_blueprint
+
+    app.register_blueprint(bundles_blueprint())
+    app.cli.add_command(bundle_cli)
+    app.cli.add_command(keys_cli)
+
     from petition.console import auth as console_auth
     from petition.console.updates import make_blueprint as updates_blueprint
     from petition.console.views import make_blueprint as console_blueprint

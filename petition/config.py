@@ -114,6 +114,14 @@ class Config:
     # Where "Exit this page" goes: a neutral site that draws no attention.
     EXIT_URL: str = "https://www.bbc.com/weather"
 
+    # Delivery bundles: the PKCS#12 file (key + certificate) that signs every bundle.
+    # Empty: instance/bundle-signing.p12 made by `flask --app wsgi keys init`, with its
+    # passphrase in instance/bundle-signing.pass.
+    BUNDLE_PKCS12_PATH: str = ""
+    BUNDLE_PKCS12_PASSPHRASE: str = ""
+    # Worker processes rendering the signatory pages (0: in the building process).
+    BUNDLE_WORKERS: int = 2
+
     @property
     def is_production(self) -> bool:
         return self.ENV == "production"

@@ -1,3 +1,4 @@
 """Importing this module registers every area's job handlers with the runner."""
 
 from petition.console import updates as _updates  # noqa: E402,F401  (updates.send)
+from petition.bundles import jobs as _bundles  # noqa: E402,F401  (bundle.build)

@@ -1,0 +1,26 @@
+"""The "bundle.build" background job: what the console's build button queues."""
+from __future__ import annotations
+
+import json
+
+from petition.extensions import db
+from petition.jobs.models import Job
+from petition.jobs.runner import Progress, handler
+
+
+@handler("bundle.build")
+def build_bundle(job: Job, progress: Progress) -> dict:
+    from petition.bundles import services
+    from petition.console import audit
+    from petition.console.models import User
+    from petition.letters.models import Letter
+
+    payload = json.loads(job.payload or "{}")
+    row = db.session.get(Letter, job.letter_id) if job.letter_id else None
+    if row is None or row.slug != payload.get("slug"):
+        raise services.BundleError("the job's letter does not exist any more")
+    user = db.session.get(User, job.requested_by) if job.requested_by else None
+    built = services.build(db.session, row, payload.get("lang", ""), built_by=user, progress=progress)
+    audit.record(db.session, user, "bundle.build", row.id, bundle=built.bundle.id, lang=built.bundle.lang)
+    db.session.commit()
+    return {"bundle_id": built.bundle.id, "sha256": built.bundle.sha256, "pages": built.bundle.pages}

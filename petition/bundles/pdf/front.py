@@ -1,0 +1,40 @@
+"""Cover, letter and organisations: typeset by WeasyPrint from templates/bundles/pdf/.
+
+The HTML arrives rendered (Jinja runs in the main process, with the app); this module only
+lays it out, so it can run in a worker process. The page footer's total is written in as
+text (counter(pages) would count this part only), so the pipeline first measures the
+part's page count with the real layout, then renders it with the final total.
+"""
+from __future__ import annotations
+
+import gc
+
+
+def _no_fetching(url: str, *args, **kwargs):
+    raise ValueError(f"the bundle loads no resources ({url[:60]})")
+
+
+def _document(html: str, css: str):
+    from weasyprint import CSS, HTML
+
+    return HTML(string=html, base_url=None, url_fetcher=_no_fetching).render(
+        stylesheets=[CSS(string=css, url_fetcher=_no_fetching)])
+
+
+def measure(task: dict) -> int:
+    gc.disable()
+    try:
+        return len(_document(task["html"], task["css"]).pages)
+    finally:
+        gc.enable()
+        gc.collect()
+
+
+def render(task: dict) -> tuple[bytes, int]:
+    gc.disable()
+    try:
+        document = _document(task["html"], task["css"])
+        return document.write_pdf(), len(document.pages)
+    finally:
+        gc.enable()
+        gc.collect()

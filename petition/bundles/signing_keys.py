@@ -1,0 +1,141 @@
+"""The campaign's signing key and certificate, and the PAdES signature on every bundle.
+
+`flask --app wsgi keys init` makes a self-signed RSA-3072 pair as a PKCS#12 file under
+instance/ (bundle-signing.p12, its passphrase beside it in bundle-signing.pass, both 0600).
+Operators with a real certificate set BUNDLE_PKCS12_PATH and BUNDLE_PKCS12_PASSPHRASE.
+A self-signed signature proves integrity and origin to whoever is given the certificate
+(its fingerprint is in every manifest); it is "trusted" only with that certificate as
+trust root, which is how the tests validate it.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from petition.config import INSTANCE, Config
+
+DEFAULT_P12 = "bundle-signing.p12"
+DEFAULT_PASS = "bundle-signing.pass"
+
+
+class SigningKeyMissing(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class KeyLocation:
+    path: Path
+    passphrase: bytes | None
+
+
+def location(config: Config) -> KeyLocation:
+    """Where the PKCS#12 file is: the configured one, else instance/bundle-signing.p12."""
+    if config.BUNDLE_PKCS12_PATH:
+        path = Path(config.BUNDLE_PKCS12_PATH)
+        passphrase = config.BUNDLE_PKCS12_PASSPHRASE.encode() if config.BUNDLE_PKCS12_PASSPHRASE else None
+        if passphrase is None and path.with_suffix(".pass").exists():
+            passphrase = path.with_suffix(".pass").read_text().strip().encode()
+        return KeyLocation(path, passphrase)
+    path = INSTANCE / DEFAULT_P12
+    passphrase = config.BUNDLE_PKCS12_PASSPHRASE.encode() if config.BUNDLE_PKCS12_PASSPHRASE else None
+    if passphrase is None and (INSTANCE / DEFAULT_PASS).exists():
+        passphrase = (INSTANCE / DEFAULT_PASS).read_text().strip().encode()
+    return KeyLocation(path, passphrase)
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+
+
+def init_keys(config: Config, common_name: str, organisation: str | None = None, *, days: int = 3 * 365,
+              force: bool = False) -> KeyLocation:
+    """Create a self-signed RSA-3072 key and certificate in a PKCS#12 file."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import pkcs12
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    where = location(config)
+    if where.path.exists() and not force:
+        raise FileExistsError(str(where.path))
+    passphrase = where.passphrase or secrets.token_urlsafe(32).encode()
+    key = rsa.generate_private_key(public_exponent=65537, key_size=3072)
+    attributes = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
+    if organisation:
+        attributes.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation))
+    name = x509.Name(attributes)
+    now = datetime.now(timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=True, key_encipherment=False,
+                                     data_encipherment=False, key_agreement=False, key_cert_sign=False,
+                                     crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    blob = pkcs12.serialize_key_and_certificates(
+        common_name.encode(), key, cert, None, serialization.BestAvailableEncryption(passphrase))
+    _write_private(where.path, blob)
+    if not config.BUNDLE_PKCS12_PASSPHRASE:
+        pass_path = where.path.with_suffix(".pass") if config.BUNDLE_PKCS12_PATH else INSTANCE / DEFAULT_PASS
+        _write_private(pass_path, passphrase + b"\n")
+    return KeyLocation(where.path, passphrase)
+
+
+def load_signer(config: Config):
+    from pyhanko.sign import signers
+
+    where = location(config)
+    if not where.path.exists():
+        raise SigningKeyMissing(
+            f"no bundle signing key at {where.path}: run `flask --app wsgi keys init` or set BUNDLE_PKCS12_PATH")
+    signer = signers.SimpleSigner.load_pkcs12(str(where.path), passphrase=where.passphrase)
+    if signer is None:
+        raise SigningKeyMissing(f"could not open {where.path} (wrong BUNDLE_PKCS12_PASSPHRASE?)")
+    return signer
+
+
+def certificate_pem(config: Config) -> bytes:
+    from asn1crypto import pem
+
+    signer = load_signer(config)
+    return pem.armor("CERTIFICATE", signer.signing_cert.dump())
+
+
+def certificate_fingerprint(signer) -> str:
+    return hashlib.sha256(signer.signing_cert.dump()).hexdigest()
+
+
+def sign_pdf(pdf: bytes, signer, *, reason: str, location_text: str | None = None) -> bytes:
+    """A PAdES B-B signature (SHA-256) over the whole file, as an incremental update."""
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import fields, signers
+
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+    meta = signers.PdfSignatureMetadata(
+        field_name="BundleSignature",
+        md_algorithm="sha256",
+        subfilter=fields.SigSeedSubFilter.PADES,
+        reason=reason,
+        location=location_text,
+    )
+    out = io.BytesIO()
+    signers.sign_pdf(writer, meta, signer=signer, output=out)
+    return out.getvalue()

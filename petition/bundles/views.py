@@ -1,0 +1,200 @@
+"""Console pages for bundles and deliveries (login + TOTP), and the public receipt check."""
+from __future__ import annotations
+
+import json
+import time
+
+from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, session, url_for
+from flask_babel import get_locale
+from flask_login import current_user, logout_user
+from sqlalchemy import select
+
+from petition.bundles import services
+from petition.bundles.forms import BuildForm, DeliveryForm, ReceiptForm, ResponseForm
+from petition.bundles.models import Delivery
+from petition.console import audit
+from petition.console.permissions import can_access, letter_for_current_user
+from petition.extensions import db
+from petition.i18n import LANGUAGES
+from petition.jobs import runner
+from petition.jobs.models import Job
+from petition.letters import services as letters
+from petition.letters.models import Letter
+from petition.security.headers import mark_sensitive
+
+BUILD_JOB = "bundle.build"
+AUTH_AT = "console_auth_at"  # set by the console's login once the TOTP step passed
+PUBLIC_ENDPOINTS = {"bundles.receipt"}
+
+
+def _title(row: Letter, lang: str) -> str:
+    loaded = letters.loaded(row.slug)
+    return loaded.text_for(lang).front.title if loaded else row.slug
+
+
+def _jobs(row: Letter, limit: int = 10) -> list[dict]:
+    jobs = db.session.scalars(
+        select(Job).where(Job.kind == BUILD_JOB, Job.letter_id == row.id).order_by(Job.id.desc()).limit(limit))
+    out = []
+    for job in jobs:
+        payload = json.loads(job.payload or "{}")
+        result = json.loads(job.result) if job.result else {}
+        out.append({"job": job, "lang": payload.get("lang"), "bundle_id": result.get("bundle_id")})
+    return out
+
+
+def make_blueprint() -> Blueprint:
+    bp = Blueprint("bundles", __name__)
+
+    @bp.before_request
+    def _guard():
+        mark_sensitive()
+        if request.endpoint in PUBLIC_ENDPOINTS:
+            return None
+        if not current_user.is_authenticated:
+            return current_app.login_manager.unauthorized()
+        started = session.get(AUTH_AT)
+        hours = current_app.config["PETITION"].SESSION_HOURS
+        if not isinstance(started, (int, float)) or time.time() - started > hours * 3600:
+            logout_user()
+            session.clear()
+            return redirect(url_for("console.login"))
+        return None
+
+    @bp.after_request
+    def _noindex(response):
+        if request.endpoint not in PUBLIC_ENDPOINTS:
+            response.headers["X-Robots-Tag"] = "noindex, nofollow"
+        return response
+
+    def _page(row: Letter, *, build_form=None, delivery_form=None, status=200):
+        lang = str(get_locale())
+        bundles = services.bundles_of(db.session, row.id)
+        letter = letters.loaded(row.slug)
+        languages = letter.languages if letter else []
+        build_form = build_form or BuildForm(formdata=None)
+        build_form.lang.choices = [(code, LANGUAGES[code]["name"]) for code in languages if code in LANGUAGES]
+        if not build_form.lang.data:
+            build_form.lang.data = lang if lang in languages else (languages[0] if languages else None)
+        delivery_form = delivery_form or DeliveryForm(formdata=None)
+        _delivery_choices(delivery_form, row, bundles)
+        deliveries = list(db.session.scalars(
+            select(Delivery).where(Delivery.letter_id == row.id).order_by(Delivery.delivered_on.desc(), Delivery.id.desc())))
+        jobs = _jobs(row)
+        busy = any(item["job"].status in ("queued", "running") for item in jobs)
+        return render_template(
+            "bundles/console_letter.html", row=row, title=_title(row, lang), bundles=bundles, jobs=jobs, busy=busy,
+            deliveries=deliveries, build_form=build_form, delivery_form=delivery_form,
+            response_form=ResponseForm(formdata=None),
+        ), status
+
+    def _delivery_choices(form: DeliveryForm, row: Letter, bundles) -> None:
+        form.bundle_id.choices = [
+            (b.id, f"{b.created_at:%Y-%m-%d %H:%M} · {LANGUAGES.get(b.lang, {}).get('name', b.lang)} · {b.id[:8]}")
+            for b in bundles
+        ]
+        form.addressee.choices = [(name, name) for name in services.addressees(row)]
+
+    @bp.get("/<lang>/console/bundles", defaults={"slug": None})
+    @bp.get("/<lang>/console/letters/<slug>/bundles")
+    def console_index(slug: str | None):
+        if slug is None:
+            from petition.console.views import visible_letters
+
+            lang = str(get_locale())
+            rows = [row for row in visible_letters(current_user) if can_access(current_user, row)]
+            summaries = [{"row": row, "title": _title(row, lang), "bundles": len(services.bundles_of(db.session, row.id))}
+                         for row in rows]
+            return render_template("bundles/console_index.html", summaries=summaries)
+        return _page(letter_for_current_user(slug))
+
+    # The console's letter menu links to this name.
+    bp.add_url_rule("/<lang>/console/letters/<slug>/bundles", endpoint="console_letter", view_func=console_index)
+
+    @bp.post("/<lang>/console/letters/<slug>/bundles/build")
+    def request_build(slug: str):
+        row = letter_for_current_user(slug)
+        form = BuildForm()
+        letter = letters.loaded(row.slug)
+        form.lang.choices = [(code, code) for code in (letter.languages if letter else [])]
+        if not form.validate_on_submit():
+            return _page(row, build_form=form, status=400)
+        job = runner.enqueue(db.session, BUILD_JOB, {"slug": row.slug, "lang": form.lang.data},
+                             letter_id=row.id, requested_by=current_user.id)
+        audit.record(db.session, current_user, "bundle.request", row.id, lang=form.lang.data)
+        db.session.commit()
+        return redirect(url_for("bundles.console_index", slug=row.slug, _anchor=f"job-{job.id}"), code=303)
+
+    @bp.get("/<lang>/console/letters/<slug>/bundles/<bundle_id>.pdf")
+    def download_pdf(slug: str, bundle_id: str):
+        row = letter_for_current_user(slug)
+        bundle = services.bundle_of(db.session, row.id, bundle_id) or abort(404)
+        audit.record(db.session, current_user, "bundle.download", row.id, bundle=bundle.id, part="pdf")
+        db.session.commit()
+        data = services.pdf_bytes(db.session, bundle)
+        return _attachment(data, "application/pdf", services.file_name(row, bundle))
+
+    @bp.get("/<lang>/console/letters/<slug>/bundles/<bundle_id>.manifest.json")
+    def download_manifest(slug: str, bundle_id: str):
+        row = letter_for_current_user(slug)
+        bundle = services.bundle_of(db.session, row.id, bundle_id) or abort(404)
+        audit.record(db.session, current_user, "bundle.download", row.id, bundle=bundle.id, part="manifest")
+        db.session.commit()
+        return _attachment(bundle.manifest.encode("utf-8"), "application/json",
+                           services.file_name(row, bundle, ".pdf.manifest.json"))
+
+    @bp.post("/<lang>/console/letters/<slug>/deliveries")
+    def record_delivery(slug: str):
+        row = letter_for_current_user(slug)
+        form = DeliveryForm()
+        _delivery_choices(form, row, services.bundles_of(db.session, row.id))
+        if not form.validate_on_submit():
+            return _page(row, delivery_form=form, status=400)
+        bundle = services.bundle_of(db.session, row.id, form.bundle_id.data) or abort(404)
+        try:
+            services.record_delivery(db.session, row, bundle, addressee=form.addressee.data,
+                                     delivered_on=form.delivered_on.data, channel=form.channel.data,
+                                     response=form.response.data, actor=current_user)
+        except services.BundleError:
+            db.session.rollback()
+            return _page(row, delivery_form=form, status=400)
+        db.session.commit()
+        return redirect(url_for("bundles.console_index", slug=row.slug, _anchor="deliveries"), code=303)
+
+    @bp.post("/<lang>/console/letters/<slug>/deliveries/<int:delivery_id>/response")
+    def record_response(slug: str, delivery_id: int):
+        row = letter_for_current_user(slug)
+        delivery = db.session.get(Delivery, delivery_id)
+        if delivery is None or delivery.letter_id != row.id:
+            abort(404)
+        form = ResponseForm()
+        if not form.validate_on_submit():
+            page, _status = _page(row)
+            return page, 400
+        services.record_response(db.session, row, delivery, form.response.data, current_user)
+        db.session.commit()
+        return redirect(url_for("bundles.console_index", slug=row.slug, _anchor="deliveries"), code=303)
+
+    # ---- public ----------------------------------------------------------------------------
+
+    @bp.route("/<lang>/receipt", methods=["GET", "POST"])
+    def receipt():
+        form = ReceiptForm()
+        matches = None
+        status = 200
+        if request.method == "POST":
+            if form.validate_on_submit():
+                matches = services.check_receipt(db.session, form.code.data, str(get_locale()))
+                form.code.data = ""
+            else:
+                status = 400
+        return render_template("bundles/receipt.html", form=form, matches=matches), status
+
+    return bp
+
+
+def _attachment(data: bytes, mimetype: str, name: str) -> Response:
+    response = Response(data, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response

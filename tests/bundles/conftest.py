@@ -1,0 +1,75 @@
+"""Fixtures for bundle tests: an app with its own signing key, signatures made through
+the real services, PDF text extraction."""
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+
+import pytest
+
+from petition.extensions import db
+from petition.letters import services as letters
+from petition.models_common import utcnow
+from petition.privacy.crypto import encrypt
+from petition.signing import counters
+from petition.signing.models import Signature
+from petition.signing.services import email_hash, receipt_code, receipt_hash
+from petition.text import initials
+
+
+@pytest.fixture
+def bundle_app(make_app, tmp_path):
+    from petition.bundles import signing_keys
+
+    app = make_app(BUNDLE_PKCS12_PATH=str(tmp_path / "keys" / "signing.p12"), BUNDLE_WORKERS=0)
+    with app.app_context():
+        signing_keys.init_keys(app.config["PETITION"], "Test campaign signer", "Test campaign")
+        yield app
+        db.session.remove()
+
+
+@dataclass
+class Signer:
+    id: int
+    name: str
+    code: str
+
+
+_counter = [0]
+
+
+def add_signature(name: str, *, slug: str = "secure-our-socials", public: str = "full", bundle: str = "named",
+                  country: str = "LB", affiliation: str | None = None, status: str = "confirmed",
+                  hidden: bool = False) -> Signer:
+    """A signature as sign() + confirm() leave it (tokens encrypted, receipt hashed)."""
+    row = letters.letter_row(slug)
+    text = letters.loaded(slug).texts["en"]
+    _counter[0] += 1
+    code = receipt_code()
+    sig = Signature(
+        letter_id=row.id, status=status, email_hash=email_hash(row.id, f"person{_counter[0]}@example.org"),
+        email_enc=encrypt(f"person{_counter[0]}@example.org"), name_enc=encrypt(name),
+        affiliation_enc=encrypt(affiliation) if affiliation else None,
+        public_name=name if public == "full" else initials(name) if public == "initials" else None,
+        public_affiliation=affiliation if public == "full" else None,
+        country=country, lang="en", public_visibility=public, bundle_visibility=bundle, version_hash=text.version_hash,
+        hidden=hidden, confirmed_at=utcnow() if status == "confirmed" else None, receipt_hash=receipt_hash(code),
+        mail_count=0,
+    )
+    db.session.add(sig)
+    db.session.flush()
+    if status == "confirmed" and not hidden:
+        counters.add(db.session, row.id, sig.id, +1)
+    db.session.commit()
+    return Signer(sig.id, name, code)
+
+
+def pdf_text(pdf: bytes) -> list[str]:
+    import pypdf
+
+    return [page.extract_text() for page in pypdf.PdfReader(io.BytesIO(pdf)).pages]
+
+
+def squash(text: str) -> str:
+    return re.sub(r"\s+", " ", text)
