@@ -197,6 +197,10 @@ def test_a_surge_slows_new_signatures_keeps_what_was_typed_and_never_brakes_conf
     assert 0 < wait <= 61
     assert f'<html lang="{lang}"' in braked.text
     assert 'role="alert"' in braked.text
+    busy = "Many people are signing right now"
+    assert localised(app, lang, busy) in braked.text
+    if lang != "en":
+        assert busy not in braked.text
     # Nothing lost: the form comes back with what they typed, ready to send again.
     assert 'value="Hala Yousef"' in braked.text and 'value="late-signer@example.org"' in braked.text
     assert form_values(braked.text)["started"]
