@@ -28,8 +28,9 @@ def _serializer() -> URLSafeTimedSerializer:
 
 
 def issue_stamp() -> str:
-    """A signed, tamper-proof record of when a form was shown."""
-    return _serializer().dumps("f")
+    """A signed, tamper-proof record of when a form was shown (to the millisecond: the
+    signature's own timestamp has whole seconds only)."""
+    return _serializer().dumps(round(time.time(), 3))
 
 
 def check(honeypot: str | None, stamp: str | None, *, now: float | None = None) -> str | None:
@@ -49,12 +50,14 @@ def check(honeypot: str | None, stamp: str | None, *, now: float | None = None) 
         return "missing"
     max_age = config.FORM_MAX_AGE_HOURS * 3600
     try:
-        _value, signed_at = _serializer().loads(stamp, max_age=max_age, return_timestamp=True)
+        shown_at, signed_at = _serializer().loads(stamp, max_age=max_age, return_timestamp=True)
     except SignatureExpired:
         return "stale"
     except BadSignature:
         return "tampered"
-    elapsed = (now if now is not None else time.time()) - signed_at.timestamp()
+    if not isinstance(shown_at, (int, float)) or isinstance(shown_at, bool):
+        shown_at = signed_at.timestamp()
+    elapsed = (now if now is not None else time.time()) - shown_at
     if elapsed < config.MIN_FILL_SECONDS:
         return "too-fast"
     return None

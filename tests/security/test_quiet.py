@@ -20,13 +20,16 @@ SLUG = "secure-our-socials"
 
 def stamp_from(app, seconds_ago: float) -> str:
     """A genuine stamp, as if the form had been shown seconds_ago."""
-    real = TimestampSigner.get_timestamp
+    real_stamp, real_time = TimestampSigner.get_timestamp, quiet.time.time
+    then = time.time() - seconds_ago
     with app.test_request_context():
-        TimestampSigner.get_timestamp = lambda self: int(time.time() - seconds_ago)
+        TimestampSigner.get_timestamp = lambda self: int(then)
+        quiet.time.time = lambda: then
         try:
             return quiet.issue_stamp()
         finally:
-            TimestampSigner.get_timestamp = real
+            TimestampSigner.get_timestamp = real_stamp
+            quiet.time.time = real_time
 
 
 def fields(page_html: str, **overrides) -> dict[str, str]:
