@@ -57,7 +57,8 @@ def test_counts_by_country_language_and_day_skip_hidden_and_pending(app):
 
 def test_hourly_rates_and_domain_spikes(app):
     row = letters.letter_row("secure-our-socials")
-    now = utcnow()
+    # Half past the hour, so "five minutes ago" is in the same hour whenever the test runs.
+    now = utcnow().replace(minute=30, second=0, microsecond=0)
     _add(row.id, 12, domain="spam.example", created=now - timedelta(minutes=5), status="pending")
     _add(row.id, 5, domain="gmail.com", created=now - timedelta(hours=2))
     _add(row.id, 7 * 5, domain="gmail.com", created=now - timedelta(days=3))  # usual: 5 a day
