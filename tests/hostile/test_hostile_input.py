@@ -264,6 +264,31 @@ def test_arbitrary_paths(site, path):
     assert_safe_response(response, path)
 
 
+@pytest.mark.parametrize("path", [
+    "/en/letters/a%00b/", "/ar/letters/a%00b/sign", "/api/v1/letters/a%00b", "/en/letters/a%00b/signatures",
+    "/en/letters/a%00b/organisations/sign", "/en/receipt?code=%00", "/en/letters/secure-our-socials/signatures?q=%00",
+    "/en/console/login?next=%00", "/en/confirm/a%00b", "/el/withdraw/%00",
+])
+def test_nul_characters_are_refused_with_a_4xx(site, path):
+    """PostgreSQL refuses NUL in text: found by this file's properties on PostgreSQL."""
+    response = site.test_client().get(path)
+    assert response.status_code == 400
+    if path.startswith("/api/"):
+        assert response.is_json
+    else:
+        assert '<html lang="' + path[1:3] + '"' in response.text
+
+
+def test_nul_in_a_form_field_is_refused_with_a_4xx(site):
+    for path, fields in [(f"/en/letters/{SLUG}/sign", {"name": "Amal", "email": "a@example.org", "version": "\x00",
+                                                       "country": "LB"}),
+                         ("/en/console/login", {"email": "lead\x00@example.org", "password": "x"})]:
+        if path.startswith("/en/console") and "console.login" not in site.view_functions:
+            continue
+        browser = Browser(site, path)
+        assert browser.post(fields).status_code == 400
+
+
 def test_known_header_injection_attempts_never_reach_a_header(site):
     """The classic, written out: a newline in the name and in the address."""
     browser = Browser(site, f"/en/letters/{SLUG}/sign")
