@@ -299,3 +299,19 @@ def test_the_address_cap_holds_for_organisation_contacts(make_app, smtp_server):
     time.sleep(0.3)
     assert len(smtp_server.messages) == 2
     assert {m["To"] for m in received} <= set(VICTIM_VARIANTS)
+
+
+def test_an_unreachable_limiter_storage_never_costs_a_signature(make_app):
+    """Redis down: limits are skipped (and logged), signing goes on; no 500."""
+    from tests.conftest import free_port
+
+    app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{free_port()}/0",
+                   RATELIMIT_SIGN="1/minute", SURGE_BRAKE="1/minute")
+    client = app.test_client()
+    for i in range(3):
+        assert sign_from(client, FLOODER, f"down{i}@example.org").status_code == 303
+    assert signature_count(app) == 3
+    with app.test_request_context("/en/"):
+        from petition.security.limits import surge_wait
+
+        assert surge_wait(SLUG) is None  # fails open
