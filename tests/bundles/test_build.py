@@ -190,6 +190,8 @@ def test_unknown_language_and_missing_key(bundle_app, make_app, tmp_path):
         build("el", slug="protect-women-hrds")
     from petition.bundles.signing_keys import SigningKeyMissing
 
+    db.session.rollback()
+    db.session.remove()  # end this app's transaction before the next app resets the database
     other = make_app(BUNDLE_PKCS12_PATH=str(tmp_path / "nowhere.p12"), BUNDLE_WORKERS=0)
     with other.app_context():
         with pytest.raises(SigningKeyMissing):
