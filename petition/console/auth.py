@@ -127,6 +127,8 @@ def create_user(session: Session, *, email: str, name: str, role: str, password:
 
 
 def find_user(session: Session, email: str) -> User | None:
+    if "\x00" in email:  # PostgreSQL refuses NUL in text: no such user (found by tests/hostile)
+        return None
     return session.scalar(select(User).where(User.email == email.strip().lower()))
 
 

@@ -189,6 +189,8 @@ def is_signable(row: Letter, today: date | None = None) -> bool:
 
 
 def known_version(row: Letter | LetterSnapshot, lang: str, version_hash: str) -> bool:
+    if not version_hash or len(version_hash) != 64 or not all(c in "0123456789abcdef" for c in version_hash):
+        return False  # not a SHA-256 hex digest (nor a NUL for PostgreSQL to refuse: found by tests/hostile)
     # A text version, once recorded, is never removed: positive answers are kept for
     # the life of the process, so a signature costs no lookup for the current text.
     known: set = current_app.extensions.setdefault(_VERSIONS_KEY, set())
