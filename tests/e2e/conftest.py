@@ -49,7 +49,7 @@ class Sink:
         raise AssertionError(f"no mail to {address} within {timeout}s")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def mail_sink():
     from aiosmtpd.controller import Controller
 
@@ -83,7 +83,7 @@ class Site:
                               input=input, capture_output=True, text=True, timeout=120)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def site(tmp_path_factory, mail_sink):
     tmp = tmp_path_factory.mktemp("e2e-site")
     port_hint = free_port()
@@ -102,7 +102,9 @@ def site(tmp_path_factory, mail_sink):
     server.stop()
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API allows one running instance per
+# process, and other packages' browser tests (tests/security) start their own after these.
+@pytest.fixture(scope="package")
 def browser():
     if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
         reason = f"Chromium is not installed at {CHROMIUM} (make test installs it)"
@@ -127,7 +129,7 @@ def page(browser):
     context.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def artifacts() -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
