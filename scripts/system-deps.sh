@@ -3,13 +3,14 @@
 # Greek and Latin glyphs), poppler for pdftotext/pdftoppm in tests, Chromium for the
 # browser tests. Installed from Debian's packages when missing and when we are root;
 # otherwise we say what is missing and carry on (the tests that need it skip with a reason).
+# (grep without -q: with pipefail, -q closing the pipe early would fail the check.)
 set -uo pipefail
 want=()
 for item in "$@"; do
   case "$item" in
     fonts)
-      fc-list 2>/dev/null | grep -qi "Noto Naskh Arabic" || want+=(fonts-noto-core)
-      fc-list 2>/dev/null | grep -qi "DejaVu Sans" || want+=(fonts-dejavu-core)
+      fc-list : family 2>/dev/null | grep -i "Noto Naskh Arabic" >/dev/null || want+=(fonts-noto-core)
+      fc-list : family 2>/dev/null | grep -i "DejaVu Sans" >/dev/null || want+=(fonts-dejavu-core)
       ;;
     browser)
       command -v chromium >/dev/null 2>&1 || want+=(chromium)
