@@ -96,7 +96,9 @@ class Config:
     RATELIMIT_API: str = "120/minute;2000/hour"
     # Per-letter surge brake: new sign submissions per letter (all clients together)
     # beyond this are asked to wait a moment; confirmations are never braked.
-    SURGE_BRAKE: str = "300/minute;6000/hour"
+    # The default lets a letter that goes viral take 50 new signatures a second (what one
+    # small server sustains) and slows anything faster; raise it when you scale out.
+    SURGE_BRAKE: str = "3000/minute;100000/hour"
     # Quiet defences: a form sent sooner than this after it was shown, or later than
     # FORM_MAX_AGE_HOURS, or with the honeypot filled, is dropped without a word.
     # 0 switches the timing check off (tests and load benchmarks).
