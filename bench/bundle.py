@@ -1,7 +1,7 @@
 """Benchmark of bundle builds: seconds, peak RSS of the whole process tree, pages, bytes.
 
     .venv/bin/python bench/bundle.py                      # N = 1,000, 10,000, 100,000 on SQLite
-    .venv/bin/python bench/bundle.py --sizes 1000 --lang ar
+    .venv/bin/python bench/bundle.py --sizes 1000 --lang ar       # Arabic bundle (RTL, shaped)
     .venv/bin/python bench/bundle.py --postgres postgresql://postgres@127.0.0.1:5432/test
 
 Each measurement runs in a fresh child process (so one run's memory does not count in
@@ -49,6 +49,7 @@ def measure(args: list[str]) -> dict:
     """Run this script with args in a child; return its JSON result plus peak tree RSS."""
     import psutil
 
+    load_before = os.getloadavg()[0]
     child = subprocess.Popen([sys.executable, __file__, *args], stdout=subprocess.PIPE, text=True)
     proc = psutil.Process(child.pid)
     peak = 0
@@ -78,6 +79,9 @@ def measure(args: list[str]) -> dict:
         raise SystemExit(f"child failed ({child.returncode}): {' '.join(args)}")
     result = json.loads(out_lines[-1])
     result["peak_rss_mb"] = round(peak / 1048576)
+    # The machine is shared (2 cores): the 1-minute load average before and after the
+    # run says how much of it the measurement had.
+    result["load_avg"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
     return result
 
 
@@ -195,7 +199,8 @@ def baseline(row, lang: str) -> tuple[int, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
-    parser.add_argument("--lang", default="en")
+    parser.add_argument("--lang", default="en",
+                        help="bundle language (en, ar, ...): ar sets every country name in Arabic, shaped")
     parser.add_argument("--slug", default="secure-our-socials")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--postgres", metavar="URL", default="")

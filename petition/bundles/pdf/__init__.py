@@ -12,10 +12,16 @@ pypdf and signed last with pyHanko. Measured on this 2-core machine (see
   into presentation forms (extractable only after NFKC) and a name mixing scripts
   ("Karim الحداد") comes out in the wrong order without an extra bidi package.
 * fpdf2 implements the Unicode bidi algorithm itself and shapes with HarfBuzz
-  (``set_text_shaping``); extracted Arabic comes back in logical order (pypdf). It costs
-  ~0.75 ms a row with shaping on every cell, ~0.18 ms with shaping off. So shaping and
-  bidi are switched on per cell, only for text that needs them (any script beyond
-  Latin, Greek and Cyrillic), which keeps Arabic right and costs ~0.3-0.45 ms a row.
+  (``set_text_shaping``); extracted Arabic comes back in logical order (pypdf). But its
+  ``cell()`` costs ~1.5 ms for each shaped cell (pure-Python bidi, fragment parsing,
+  shaping twice, absolute text matrices per glyph): an Arabic bundle, where every row's
+  country name is Arabic, took 96 s at 100,000 rows. So ``shaped.Shaper`` does the same
+  steps for one line (fpdf2's bidi results, its fallback-font fragments, one HarfBuzz
+  call per fragment, the same glyphs and operators) at ~0.1 ms, with positions relative
+  to the line so that a country name or a label is shaped once per worker and reused;
+  names are shaped every time (real names do not repeat). Plain Latin, Greek and
+  Cyrillic is written directly, as ``FPDF.text()`` would. tests/bundles/test_shaped.py
+  checks glyphs, fonts, order and widths against fpdf2's ``cell()``.
 * The rows are split into chunks of whole pages rendered by a bounded pool of ``spawn``
   worker processes (two on two cores: BUNDLE_WORKERS); each worker stays ~80 MB whatever
   N is. Chunks carry their absolute page numbers ("page X of Y"): the total is known

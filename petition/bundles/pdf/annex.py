@@ -4,8 +4,9 @@ Every page is the same grid: a heading, column titles, ROWS_PER_PAGE rows of fix
 height, a footer with the bundle id and "page X of Y". Fixed rows are what let the
 pipeline know the page count before drawing, so chunks rendered by different processes
 carry their final page numbers. Text that needs bidi or shaping (see fonts.COMPLEX) is
-set with HarfBuzz shaping and fpdf2's Unicode bidi algorithm, per cell; plain Latin,
-Greek and Cyrillic is set without, which is four times faster.
+set by shaped.Shaper (fpdf2's bidi, HarfBuzz shaping, fallback fonts; what FPDF.cell()
+with text shaping draws, at a tenth of the cost, countries and labels shaped once); plain
+Latin, Greek and Cyrillic is written as FPDF.text() writes it.
 
 Everything here is plain Python data in and PDF bytes out: it runs in `spawn` worker
 processes with no Flask application.
@@ -16,7 +17,7 @@ import gc
 import math
 from dataclasses import dataclass, field
 
-from petition.bundles.pdf import fonts
+from petition.bundles.pdf import fonts, shaped
 
 PAGE_W, PAGE_H = 210.0, 297.0
 MARGIN = 15.0
@@ -35,6 +36,7 @@ WIDEST = 2.9
 NAMED_COLUMNS = (("number", 14.0, True), ("name", 62.0, False), ("country", 34.0, False),
                  ("affiliation", 50.0, False), ("date", 20.0, True))
 COUNTRY_COLUMNS = (("country", 110.0, False), ("count", 40.0, True))
+NAMED_OFFSETS = tuple(sum(width for _, width, _ in NAMED_COLUMNS[:i]) for i in range(len(NAMED_COLUMNS)))
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,8 @@ def pages_for(items: int) -> int:
 
 
 class _Writer:
-    """One fpdf2 document; remembers the current font mode to switch as little as possible."""
+    """One fpdf2 document. fpdf2's current font is always "latin" (plain text); shaped
+    lines set their own fonts inside q … Q."""
 
     def __init__(self, frame: Frame):
         from fpdf import FPDF
@@ -80,8 +83,9 @@ class _Writer:
         self._latin_cover = fonts.coverage(fonts.required_file(fonts.LATIN))
         self._arabic_cover = fonts.coverage(fonts.required_file(fonts.ARABIC))
         self.pdf = pdf
-        self.mode: tuple | None = None
-        self._widths: dict[tuple, float] = {}
+        self.mode: float | None = None  # the size "latin" is set at, for plain text
+        self._encoded: dict[str, str] = {}  # plain text that repeats -> its PDF string
+        self.shaper = shaped.Shaper(pdf)
 
     # -- fonts ------------------------------------------------------------------------
 
@@ -108,52 +112,31 @@ class _Writer:
                 break
         return self.extra
 
-    def _use(self, text: str) -> None:
-        style = ""
+    def _fonts_for(self, text: str) -> tuple[str, list[str], float] | None:
+        """None for plain text (Latin, Greek, Cyrillic: set as it comes, no shaping);
+        otherwise the main font, its fallbacks and the size for shaped text."""
         if not fonts.COMPLEX.search(text):
-            mode = ("plain", style)
-        elif fonts.ARABIC_SCRIPT.search(text):
-            mixed = bool(fonts.NON_ARABIC_LETTER.search(text))
-            mode = ("arabic", style, len(self._extra_fonts_for(text)), mixed)
-        else:
-            mode = ("complex", style, len(self._extra_fonts_for(text)), True)
-        if mode == self.mode:
-            return
-        pdf = self.pdf
-        if self.mode is None and mode[0] != "plain":
-            # After a mixed-script cell the PDF's current font may be a fallback font
-            # that fpdf2 does not track: going through another font forces it to write
-            # the font operator again.
-            pdf.set_font("latin", style, SIZE)
-        if mode[0] == "plain":
-            pdf.set_text_shaping(False)
-            pdf.set_fallback_fonts([])
-            pdf.set_font("latin", style, SIZE)
-        elif mode[0] == "arabic":
-            pdf.set_font("arabic", style, ARABIC_SIZE)
-            pdf.set_fallback_fonts(["latin-shaped", *self.extra], exact_match=False)
-            pdf.set_text_shaping(True)
-        else:
-            pdf.set_font("latin-shaped", style, SIZE)
-            pdf.set_fallback_fonts(["arabic", *self.extra], exact_match=False)
-            pdf.set_text_shaping(True)
-        self.mode = mode
+            return None
+        if fonts.ARABIC_SCRIPT.search(text):
+            return "arabic", ["latin-shaped", *self._extra_fonts_for(text)], ARABIC_SIZE
+        return "latin-shaped", ["arabic", *self._extra_fonts_for(text)], SIZE
+
+    def _plain(self, size: float = SIZE) -> None:
+        if self.mode != size:
+            self.pdf.set_font("latin", "", size)
+            self.mode = size
 
     # -- drawing -----------------------------------------------------------------------
 
     def _width(self, text: str) -> float:
-        """String width in the current mode, cached: countries, dates and labels repeat
-        on every page, and measuring shaped text means shaping it."""
-        key = (self.mode, text)
-        width = self._widths.get(key)
-        if width is None:
-            if len(self._widths) > 20000:
-                self._widths.clear()
-            width = self._widths[key] = self.pdf.get_string_width(text)
-        return width
+        """Width of plain text in "latin" at the current size, as FPDF.get_string_width()
+        computes it without shaping (no character spacing or stretching here)."""
+        pdf = self.pdf
+        cw = pdf.current_font.cw
+        return sum(cw[ord(ch)] for ch in text) * pdf.font_size_pt * 0.001 / pdf.k
 
     def _fit(self, text: str, width: float) -> str:
-        """Cut text with an ellipsis so that it fits on its one line."""
+        """Cut plain text with an ellipsis so that it fits on its one line."""
         room = width - 1.5
         if len(text) * WIDEST <= room:
             return text
@@ -162,44 +145,84 @@ class _Writer:
         low, high = 0, len(text)
         while low < high:
             mid = (low + high + 1) // 2
-            if self.pdf.get_string_width(text[:mid].rstrip() + "…") <= room:
+            if self._width(text[:mid].rstrip() + "…") <= room:
                 low = mid
             else:
                 high = mid - 1
         return text[:low].rstrip() + "…"
 
+    def _fit_shaped(self, text: str, width: float, main: str, fallbacks: list[str], size: float,
+                    cache: bool) -> shaped.Line:
+        """The shaped line of text, cut with an ellipsis so that it fits on its one line."""
+        room = width - 1.5
+        line = self.shaper.line(text, main, fallbacks, size, cache=cache)
+        if line.width <= room:
+            return line
+        low, high = 0, len(text)
+        best = None
+        while low < high:
+            mid = (low + high + 1) // 2
+            candidate = self.shaper.line(text[:mid].rstrip() + "…", main, fallbacks, size)
+            if candidate.width <= room:
+                low, best = mid, candidate
+            else:
+                high = mid - 1
+        return best if best is not None else self.shaper.line("…", main, fallbacks, size)
+
     def _x(self, offset: float, width: float) -> float:
         return PAGE_W - MARGIN - offset - width if self.frame.rtl else MARGIN + offset
 
     def text(self, offset: float, y: float, width: float, text: str, *, numeric: bool = False,
-             large: bool = False, height: float = ROW_H) -> None:
-        """One line of text in a cell of the grid. For plain text, FPDF.text() at a
-        computed position costs a seventh of FPDF.cell(): most cells take that path."""
+             large: bool = False, height: float = ROW_H, cache: bool = False) -> None:
+        """One line of text in a cell of the grid, placed as FPDF.cell(width, height, text)
+        would place it. Plain text goes through FPDF.text() at a computed position (a
+        seventh of the cost of FPDF.cell()); text that needs bidi or shaping through the
+        Shaper, cached when the caller says the text repeats (countries, labels)."""
         if not text:
             return
-        self._use(text)
-        kind, mixed = self.mode[0], len(self.mode) > 3 and self.mode[3]
-        if large:
-            self.pdf.set_font_size(11)
-        else:
-            text = self._fit(text, width)
         end_aligned = (not numeric) if self.frame.rtl else numeric
         x = self._x(offset, width)
-        if kind != "plain" or large:
-            # Shaping, bidi and fallback fonts happen only in FPDF.cell() (text() sets
-            # characters as they come), so complex text takes the slower path.
+        spec = self._fonts_for(text)
+        if spec is not None:
+            main, fallbacks, size = spec
+            if large:
+                line = self.shaper.line(text, main, fallbacks, 11, cache=cache)
+            else:
+                line = self._fit_shaped(text, width, main, fallbacks, size, cache)
+            self.shaper.draw(line, x, y, width, height, end_aligned, self.pdf.c_margin)
+            return
+        if large:
+            self._plain(11)
             self.pdf.set_xy(x, y)
             self.pdf.cell(width, height, text, align="R" if end_aligned else "L")
-            if mixed or large:
-                # A larger size, or a fallback font fpdf2 may leave current after a
-                # mixed-script cell without knowing it: set the font again next time.
-                self.mode = None
+            self._plain(SIZE)
             return
+        self._plain()
+        text = self._fit(text, width)
         if end_aligned:
             x += width - 0.75 - self._width(text)
         else:
             x += 0.75
-        self.pdf.text(x, y + height * 0.72, text)
+        self._draw_plain(x, y + height * 0.72, text, cache)
+
+    def _draw_plain(self, x: float, y: float, text: str, cache: bool) -> None:
+        """What FPDF.text(x, y, text) writes (fill mode, no underline), without its
+        per-call checks; the encoded string is cached for text that repeats."""
+        pdf = self.pdf
+        if not pdf.current_font_is_set_on_page:
+            pdf._out(pdf._set_font_for_page(pdf.current_font, pdf.font_size_pt))
+        code = self._encoded.get(text) if cache else None
+        if code is None:
+            code = pdf.current_font.encode_text(text)
+            if cache:
+                if len(self._encoded) > 4096:
+                    self._encoded.clear()
+                self._encoded[text] = code
+        k = pdf.k
+        op = f"BT {x * k:.2f} {(pdf.h - y) * k:.2f} Td {code} ET"
+        if pdf.fill_color != pdf.text_color:
+            op = f"q {pdf.text_color.serialize().lower()} {op} Q"
+        pdf._out(op)
 
     def page(self, number: int, title: str, columns) -> None:
         pdf = self.pdf
@@ -207,10 +230,10 @@ class _Writer:
         width = PAGE_W - 2 * MARGIN
         pdf.set_fill_color(225)
         pdf.rect(MARGIN, COLUMNS_Y, width, ROW_H, style="F")
-        self.text(0, HEAD_Y, width, title, large=True, height=6)
+        self.text(0, HEAD_Y, width, title, large=True, height=6, cache=True)
         offset = 0.0
         for key, col_width, numeric in columns:
-            self.text(offset, COLUMNS_Y, col_width, self.frame.labels.get(key, ""), numeric=numeric)
+            self.text(offset, COLUMNS_Y, col_width, self.frame.labels.get(key, ""), numeric=numeric, cache=True)
             offset += col_width
         pdf.set_draw_color(120)
         pdf.set_line_width(0.2)
@@ -241,49 +264,58 @@ def _decryptor(keys: list[str]):
 def render_named(task: dict) -> bytes:
     """One chunk of the named signatories: task holds the Frame, the first page number,
     the first row number, the rows (Fernet tokens as stored) and any closing lines."""
+    gc.disable()  # see PDF-NOTES: the collector dominates long layouts; one collect at the end
+    try:
+        return _render_named(task)
+    finally:
+        # After _render_named has returned, so that its document (fpdf2's objects hold
+        # reference cycles) is garbage now, not kept alive through the next chunk.
+        gc.enable()
+        gc.collect()
+
+
+def _render_named(task: dict) -> bytes:
     from petition.countries import name as country_name
     from petition.text import initials
 
-    gc.disable()  # see PDF-NOTES: the collector dominates long layouts; one collect at the end
-    try:
-        frame: Frame = task["frame"]
-        decrypt = _decryptor(task["keys"])
-        writer = _Writer(frame)
-        rows = task["rows"]
-        closing = task.get("closing", [])
-        items = len(rows) + len(closing)
-        page_number = task["first_page"]
-        number = task["first_number"]
-        countries: dict[str, str] = {}
-        title = frame.labels["named_title"]
-        for index in range(items):
-            slot = index % ROWS_PER_PAGE
-            if slot == 0:
-                writer.page(page_number, title, NAMED_COLUMNS)
-                page_number += 1
-            y = ROWS_Y + slot * ROW_H
-            if index >= len(rows):
-                writer.text(0, y, PAGE_W - 2 * MARGIN, closing[index - len(rows)])
-                continue
-            name_enc, affiliation_enc, visibility, country, day = rows[index]
-            full_name = decrypt(name_enc) or ""
-            shown = initials(full_name) if visibility == "initials" else full_name
-            # Affiliations only for people who show their full name publicly: an
-            # affiliation beside initials could identify someone who chose initials.
-            affiliation = (decrypt(affiliation_enc) or "") if visibility == "full" and affiliation_enc else ""
-            if country not in countries:
-                countries[country] = country_name(country, frame.lang) if country != "ZZ" else ""
-            if slot % 2:
-                writer.stripe(y)
-            offset = 0.0
-            for (key, width, numeric), value in zip(NAMED_COLUMNS, (str(number), shown, countries[country], affiliation, day)):
-                writer.text(offset, y, width, value, numeric=numeric)
-                offset += width
-            number += 1
-        return writer.output()
-    finally:
-        gc.enable()
-        gc.collect()
+    frame: Frame = task["frame"]
+    decrypt = _decryptor(task["keys"])
+    writer = _Writer(frame)
+    rows = task["rows"]
+    closing = task.get("closing", [])
+    items = len(rows) + len(closing)
+    page_number = task["first_page"]
+    number = task["first_number"]
+    countries: dict[str, str] = {}
+    title = frame.labels["named_title"]
+    for index in range(items):
+        slot = index % ROWS_PER_PAGE
+        if slot == 0:
+            writer.page(page_number, title, NAMED_COLUMNS)
+            page_number += 1
+        y = ROWS_Y + slot * ROW_H
+        if index >= len(rows):
+            writer.text(0, y, PAGE_W - 2 * MARGIN, closing[index - len(rows)])
+            continue
+        name_enc, affiliation_enc, visibility, country, day = rows[index]
+        full_name = decrypt(name_enc) or ""
+        shown = initials(full_name) if visibility == "initials" else full_name
+        # Affiliations only for people who show their full name publicly: an
+        # affiliation beside initials could identify someone who chose initials.
+        affiliation = (decrypt(affiliation_enc) or "") if visibility == "full" and affiliation_enc else ""
+        if country not in countries:
+            countries[country] = country_name(country, frame.lang) if country != "ZZ" else ""
+        if slot % 2:
+            writer.stripe(y)
+        # Only what repeats is cached (countries, dates): real names are unique.
+        x0, x1, x2, x3, _ = NAMED_OFFSETS
+        writer.text(x0, y, NAMED_COLUMNS[0][1], str(number), numeric=True)
+        writer.text(x1, y, NAMED_COLUMNS[1][1], shown)
+        writer.text(x2, y, NAMED_COLUMNS[2][1], countries[country], cache=True)
+        writer.text(x3, y, NAMED_COLUMNS[3][1], affiliation)
+        writer.text(NAMED_OFFSETS[4], y, NAMED_COLUMNS[4][1], day, numeric=True, cache=True)
+        number += 1
+    return writer.output()
 
 
 def render_countries(task: dict) -> bytes:
@@ -305,7 +337,7 @@ def render_countries(task: dict) -> bytes:
         if slot % 2:
             writer.stripe(y)
         label, count = value
-        writer.text(0, y, COUNTRY_COLUMNS[0][1], label)
+        writer.text(0, y, COUNTRY_COLUMNS[0][1], label, cache=True)
         writer.text(COUNTRY_COLUMNS[0][1], y, COUNTRY_COLUMNS[1][1], count, numeric=True)
     return writer.output()
 
