@@ -13,7 +13,7 @@ LOCALES=(fr ar el)
 sources() {
   case "$1" in
     mail) echo "petition/mail" ;;  # each area's own emails live in templates/mail/<area>
-    web) echo "petition/web petition/i18n.py petition/countries.py petition/text.py templates/base.html templates/macros templates/web" ;;
+    web) echo "petition/web petition/i18n.py petition/countries.py petition/text.py petition/forms.py templates/base.html templates/macros templates/web" ;;
     *) local paths="petition/$1"
        [ -d "templates/$1" ] && paths="$paths templates/$1"
        [ -d "templates/mail/$1" ] && paths="$paths templates/mail/$1"

@@ -5,24 +5,12 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Optional, ValidationError
 
-from petition.text import TextRejected, clean_line
+from petition.forms import cleaned
 
 CHANNEL_MAX = 200
 RESPONSE_MAX = 5000
 
 
-def _cleaned(max_length: int, *, required: bool, multiline: bool = False):
-    def validator(form, field):
-        try:
-            value = clean_line(field.data, allow_newlines=multiline)
-        except TextRejected:
-            raise ValidationError(_l("Please remove the invisible control characters from this field.")) from None
-        if required and not value:
-            raise ValidationError(_l("This field is required."))
-        if len(value) > max_length:
-            raise ValidationError(_l("Please keep this under %(n)d characters.", n=max_length))
-        field.data = value
-    return validator
 
 
 class BuildForm(FlaskForm):
@@ -34,8 +22,8 @@ class DeliveryForm(FlaskForm):
     addressee = SelectField(_l("Delivered to"), validators=[InputRequired(_l("Please choose the addressee."))])
     delivered_on = DateField(_l("Date of delivery"), validators=[InputRequired(_l("Please enter a date (YYYY-MM-DD)."))])
     channel = StringField(_l("How it was delivered (email, meeting, post…)"),
-                          validators=[_cleaned(CHANNEL_MAX, required=True)])
-    response = TextAreaField(_l("Their response, if any (shown publicly)"), validators=[Optional(), _cleaned(RESPONSE_MAX, required=False, multiline=True)])
+                          validators=[cleaned(CHANNEL_MAX, required=True)])
+    response = TextAreaField(_l("Their response, if any (shown publicly)"), validators=[Optional(), cleaned(RESPONSE_MAX, required=False, multiline=True)])
 
     def validate_delivered_on(self, field):
         from datetime import date, timedelta
@@ -45,9 +33,9 @@ class DeliveryForm(FlaskForm):
 
 
 class ResponseForm(FlaskForm):
-    response = TextAreaField(_l("Their response (shown publicly)"), validators=[_cleaned(RESPONSE_MAX, required=True, multiline=True)])
+    response = TextAreaField(_l("Their response (shown publicly)"), validators=[cleaned(RESPONSE_MAX, required=True, multiline=True)])
 
 
 class ReceiptForm(FlaskForm):
     code = StringField(_l("Your receipt code"), validators=[InputRequired(_l("Please enter the receipt code from your email.")),
-                                                           _cleaned(40, required=True)])
+                                                           cleaned(40, required=True)])

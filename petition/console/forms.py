@@ -3,24 +3,10 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, PasswordField, StringField, TextAreaField
-from wtforms.validators import AnyOf, InputRequired, Length, ValidationError
+from wtforms.validators import AnyOf, InputRequired, Length
 
 from petition.console.updates import BODY_MAX, SUBJECT_MAX
-from petition.text import TextRejected, clean_line
-
-
-def _cleaned(max_length: int, multiline: bool = False):
-    def validator(form, field):
-        try:
-            value = clean_line(field.data, allow_newlines=multiline)
-        except TextRejected:
-            raise ValidationError(_l("Please remove the invisible control characters from this field.")) from None
-        if not value:
-            raise ValidationError(_l("This field is required."))
-        if len(value) > max_length:
-            raise ValidationError(_l("Please keep this under %(n)d characters.", n=max_length))
-        field.data = value
-    return validator
+from petition.forms import cleaned
 
 
 class LoginForm(FlaskForm):
@@ -43,10 +29,10 @@ class StatusForm(FlaskForm):
 
 class HideForm(FlaskForm):
     reason = TextAreaField(_l("Reason (kept for the campaign team; the signer is not told who asked)"),
-                           validators=[InputRequired(_l("Please give a reason.")), _cleaned(500, multiline=True)])
+                           validators=[InputRequired(_l("Please give a reason.")), cleaned(500, multiline=True)])
 
 
 class UpdateForm(FlaskForm):
-    subject = StringField(_l("Subject"), validators=[InputRequired(_l("Please write a subject.")), _cleaned(SUBJECT_MAX)])
+    subject = StringField(_l("Subject"), validators=[InputRequired(_l("Please write a subject.")), cleaned(SUBJECT_MAX)])
     body = TextAreaField(_l("Text"), validators=[InputRequired(_l("Please write the text of the update.")),
-                                                 _cleaned(BODY_MAX, multiline=True)])
+                                                 cleaned(BODY_MAX, multiline=True)])

@@ -6,10 +6,10 @@ from wtforms import EmailField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, ValidationError
 
 from petition import countries
+from petition.forms import cleaned
 from petition.organisations.domains import WebsiteRejected, normalise_website
 from petition.security.quiet import QuietFields
 from petition.signing.addresses import AddressRejected, check_syntax
-from petition.text import TextRejected, clean_line
 
 NAME_MAX = 200
 CONTACT_MAX = 100
@@ -17,18 +17,6 @@ STATEMENT_MAX = 1000  # one paragraph
 REASON_MAX = 500
 
 
-def _cleaned(max_length: int, required: bool, multiline: bool = False):
-    def validator(form, field):
-        try:
-            value = clean_line(field.data, allow_newlines=multiline)
-        except TextRejected:
-            raise ValidationError(_l("Please remove the invisible control characters from this field.")) from None
-        if required and not value:
-            raise ValidationError(_l("This field is required."))
-        if len(value) > max_length:
-            raise ValidationError(_l("Please keep this under %(n)d characters.", n=max_length))
-        field.data = value
-    return validator
 
 
 def _one_paragraph(form, field):
@@ -56,16 +44,16 @@ class OrganisationForm(QuietFields, FlaskForm):
     """QuietFields adds the honeypot and the signed start time (petition/security/quiet.py)."""
 
     name = StringField(_l("Name of the organisation"),
-                       validators=[InputRequired(_l("Please enter the organisation's name.")), _cleaned(NAME_MAX, True)])
+                       validators=[InputRequired(_l("Please enter the organisation's name.")), cleaned(NAME_MAX)])
     country = SelectField(_l("Country where it is based"),
                           validators=[InputRequired(_l("Please choose a country, or “Prefer not to say”."))])
     website = StringField(_l("Website (optional)"), validators=[Length(max=300), _website])
     contact_name = StringField(_l("Contact person"),
-                               validators=[InputRequired(_l("Please enter a contact person.")), _cleaned(CONTACT_MAX, True)])
+                               validators=[InputRequired(_l("Please enter a contact person.")), cleaned(CONTACT_MAX)])
     contact_email = EmailField(_l("Contact email address"),
                                validators=[InputRequired(_l("Please enter the contact's email address.")), Length(max=254), _email])
     statement = TextAreaField(_l("Statement (optional, one paragraph)"),
-                              validators=[_cleaned(STATEMENT_MAX, False, multiline=True), _one_paragraph])
+                              validators=[cleaned(STATEMENT_MAX, required=False, multiline=True), _one_paragraph])
 
     def __init__(self, *args, lang: str, **kwargs):
         super().__init__(*args, **kwargs)
@@ -86,7 +74,7 @@ class WithdrawForm(FlaskForm):
 
 class RejectForm(FlaskForm):
     reason = TextAreaField(_l("Reason (sent to the organisation's contact)"),
-                           validators=[InputRequired(_l("Please give a reason.")), _cleaned(REASON_MAX, True, multiline=True)])
+                           validators=[InputRequired(_l("Please give a reason.")), cleaned(REASON_MAX, multiline=True)])
 
 
 class DecideForm(FlaskForm):

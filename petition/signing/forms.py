@@ -1,33 +1,29 @@
 from __future__ import annotations
 
-from flask_babel import get_locale, lazy_gettext as _l
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
-from wtforms import BooleanField, EmailField, HiddenField, RadioField, SelectField, StringField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    HiddenField,
+    RadioField,
+    SelectField,
+    StringField,
+)
 from wtforms.validators import InputRequired, Length, ValidationError
 from wtforms.widgets import Select, html_params
 
 from petition import countries
+from petition.forms import cleaned
 from petition.security.quiet import QuietFields
 from petition.signing.addresses import AddressRejected, check_syntax
-from petition.text import TextRejected, clean_line
 
 NAME_MAX = 100
 AFFILIATION_MAX = 120
 
 
-def _cleaned(max_length: int, required: bool):
-    def validator(form, field):
-        try:
-            value = clean_line(field.data)
-        except TextRejected:
-            raise ValidationError(_l("Please remove the invisible control characters from this field.")) from None
-        if required and not value:
-            raise ValidationError(_l("This field is required."))
-        if len(value) > max_length:
-            raise ValidationError(_l("Please keep this under %(n)d characters.", n=max_length))
-        field.data = value
-    return validator
 
 
 def _email(form, field):
@@ -73,12 +69,12 @@ class CountrySelect(Select):
 class SignForm(QuietFields, FlaskForm):
     """The signing form; QuietFields adds the honeypot and the signed start time."""
 
-    name = StringField(_l("Your name"), validators=[InputRequired(_l("Please enter your name.")), _cleaned(NAME_MAX, True)])
+    name = StringField(_l("Your name"), validators=[InputRequired(_l("Please enter your name.")), cleaned(NAME_MAX)])
     email = EmailField(_l("Email address"), validators=[InputRequired(_l("Please enter your email address.")), Length(max=254), _email])
     # Checked against the country codes by validate_country, not by scanning the choices.
     country = SelectField(_l("Country"), validators=[InputRequired(_l("Please choose a country, or “Prefer not to say”."))],
                           widget=CountrySelect(), validate_choice=False)
-    affiliation = StringField(_l("Affiliation or occupation (optional)"), validators=[_cleaned(AFFILIATION_MAX, False)])
+    affiliation = StringField(_l("Affiliation or occupation (optional)"), validators=[cleaned(AFFILIATION_MAX, required=False)])
     public_visibility = RadioField(_l("On the public page"), choices=PUBLIC_VISIBILITY_CHOICES)
     bundle_visibility = RadioField(_l("In the letter delivered to the companies"), choices=BUNDLE_VISIBILITY_CHOICES)
     updates = BooleanField(_l("Email me updates about this letter (at most a few)"))
