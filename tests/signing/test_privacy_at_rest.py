@@ -83,3 +83,7 @@ def test_redaction_filter_strips_addresses_tokens_and_ips():
     cleaned = redact(line)
     assert "198.51.100.7" not in cleaned and "x@y.org" not in cleaned and "2001:db8::1" not in cleaned
     assert "WzEsIjVsbUpW" not in cleaned
+    # Clock times are not addresses.
+    assert redact("[21/Nov/2026 17:13:40] GET /") == "[21/Nov/2026 17:13:40] GET /"
+    for address in ("::1", "fe80::1", "2001:0db8:85a3:0000:0000:8a2e:0370:7334", "::ffff:192.0.2.1"):
+        assert address not in redact(f"from {address} x")
