@@ -2,17 +2,17 @@
 from __future__ import annotations
 
 import json
-import time
 
-from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 from flask_babel import get_locale
-from flask_login import current_user, logout_user
+from flask_login import current_user
 from sqlalchemy import select
 
 from petition.bundles import services
 from petition.bundles.forms import BuildForm, DeliveryForm, ReceiptForm, ResponseForm
 from petition.bundles.models import Delivery
 from petition.console import audit
+from petition.console.guard import console_gate
 from petition.console.permissions import can_access, letter_for_current_user
 from petition.extensions import db
 from petition.i18n import LANGUAGES
@@ -20,10 +20,8 @@ from petition.jobs import runner
 from petition.jobs.models import Job
 from petition.letters import services as letters
 from petition.letters.models import Letter
-from petition.security.headers import mark_sensitive
 
 BUILD_JOB = "bundle.build"
-AUTH_AT = "console_auth_at"  # set by the console's login once the TOTP step passed
 PUBLIC_ENDPOINTS = {"bundles.receipt"}
 
 
@@ -48,18 +46,7 @@ def make_blueprint() -> Blueprint:
 
     @bp.before_request
     def _guard():
-        mark_sensitive()
-        if request.endpoint in PUBLIC_ENDPOINTS:
-            return None
-        if not current_user.is_authenticated:
-            return current_app.login_manager.unauthorized()
-        started = session.get(AUTH_AT)
-        hours = current_app.config["PETITION"].SESSION_HOURS
-        if not isinstance(started, (int, float)) or time.time() - started > hours * 3600:
-            logout_user()
-            session.clear()
-            return redirect(url_for("console.login"))
-        return None
+        return console_gate(PUBLIC_ENDPOINTS)
 
     @bp.after_request
     def _noindex(response):

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from petition.console import audit, auth, exports, signatures as lead_signatures, stats, updates
 from petition.console.forms import CodeForm, HideForm, LoginForm, PlainForm, StatusForm, UpdateForm
+from petition.console.guard import AUTH_AT, console_gate
 from petition.console.models import AuditEntry, User
 from petition.console.permissions import letter_for_current_user, require_admin
 from petition.extensions import db
@@ -20,11 +21,9 @@ from petition.letters import services as letters
 from petition.letters.models import Letter
 from petition.organisations import queries as org_queries, services as org_services
 from petition.organisations.forms import RejectForm
-from petition.security.headers import mark_sensitive
 from petition.signing import services as signing
 
 PENDING = "console_pending"
-AUTH_AT = "console_auth_at"
 PUBLIC_ENDPOINTS = {"console.login", "console.login_totp"}
 
 
@@ -54,19 +53,7 @@ def make_blueprint() -> Blueprint:
 
     @bp.before_request
     def _guard():
-        mark_sensitive()
-        if request.endpoint in PUBLIC_ENDPOINTS:
-            return None
-        if not current_user.is_authenticated:
-            return current_app.login_manager.unauthorized()
-        started = session.get(AUTH_AT)
-        hours = current_app.config["PETITION"].SESSION_HOURS
-        if not isinstance(started, (int, float)) or time.time() - started > hours * 3600:
-            # Absolute expiry: however active, a console session ends after SESSION_HOURS.
-            logout_user()
-            session.clear()
-            return redirect(url_for("console.login"))
-        return None
+        return console_gate(PUBLIC_ENDPOINTS)
 
     @bp.after_request
     def _noindex(response):
