@@ -65,24 +65,11 @@ def contact_hash(letter_id: int, address: str) -> str:
     return keyed_hash("org-contact", f"{letter_id}:{canonical(address)}")
 
 
-def _mail_allowed(org: Organisation, today: date) -> bool:
-    limit = current_app.config["PETITION"].MAIL_PER_ADDRESS_PER_DAY
-    if org.mail_day != today:
-        org.mail_day = today
-        org.mail_count = 0
-    if (org.mail_count or 0) >= limit:
-        return False
-    org.mail_count = (org.mail_count or 0) + 1
-    return True
-
 
 def _title(letter_row: Letter, lang: str) -> str:
     loaded = letters.loaded(letter_row.slug)
     return loaded.text_for(lang).front.title if loaded else letter_row.slug
 
-
-def _subject(letter_row: Letter, title: str, discreet: str, plain: str) -> str:
-    return discreet if letter_row.discreet_mail else f"{plain}: {title}"
 
 
 def sign(session: Session, letter_row: Letter, request: OrganisationRequest) -> None:
@@ -107,7 +94,7 @@ def sign(session: Session, letter_row: Letter, request: OrganisationRequest) -> 
         # Not yet confirmed, or turned down: this is a new request that starts over.
         _fill_pending(org, request, confirm_nonce_hash, manage_nonce_hash)
     session.flush()
-    allowed = _mail_allowed(org, today)
+    allowed = mail.take_daily_quota(org, today)
     message = _build_mail(letter_row, org, request, confirm_nonce, manage_nonce)
     if allowed:
         mail.queue(session, message, purpose="org-confirm" if org.status == "pending" else "org-already",
@@ -146,7 +133,7 @@ def _build_mail(letter_row: Letter, org: Organisation, request: OrganisationRequ
     letter_url = public_url("letters.show", lang=lang, slug=letter_row.slug)
     with force_locale(lang):
         if org.status == "pending":
-            subject = _subject(letter_row, title, _("Please confirm your request"), _("Confirm your organisation's co-signature"))
+            subject = mail.subject_for(letter_row.discreet_mail, title, _("Please confirm your request"), _("Confirm your organisation's co-signature"))
             return mail.build(
                 "organisations/confirm", to=request.contact_email, lang=lang, subject=subject, sender=sender,
                 title=title, organisation=request.name, contact_name=request.contact_name,
@@ -156,7 +143,7 @@ def _build_mail(letter_row: Letter, org: Organisation, request: OrganisationRequ
             )
         # Already confirmed (waiting or approved): tell the contact, give them the way out.
         org.manage_nonce_hash = digest(manage_nonce)
-        subject = _subject(letter_row, title, _("About your request"), _("Your organisation has already co-signed"))
+        subject = mail.subject_for(letter_row.discreet_mail, title, _("About your request"), _("Your organisation has already co-signed"))
         return mail.build(
             "organisations/already", to=request.contact_email, lang=lang, subject=subject, sender=sender,
             title=title, organisation=org.name, approved=org.status == "approved",
@@ -279,9 +266,9 @@ def _queue_decision(session: Session, org: Organisation, template: str) -> None:
     details = contact(org)
     with force_locale(lang):
         if template.endswith("approved"):
-            subject = _subject(letter_row, title, _("About your request"), _("Your organisation's co-signature is published"))
+            subject = mail.subject_for(letter_row.discreet_mail, title, _("About your request"), _("Your organisation's co-signature is published"))
         else:
-            subject = _subject(letter_row, title, _("About your request"), _("Your organisation's co-signature was not accepted"))
+            subject = mail.subject_for(letter_row.discreet_mail, title, _("About your request"), _("Your organisation's co-signature was not accepted"))
         message = mail.build(
             template, to=details.email, lang=lang, subject=subject,
             sender=mail.default_sender(letter_row.discreet_mail),

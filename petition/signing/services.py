@@ -96,19 +96,6 @@ def receipt_hash(code: str) -> str:
     return digest("receipt:" + normalise_receipt(code))
 
 
-def _mail_allowed(sig: Signature, today: date) -> bool:
-    limit = current_app.config["PETITION"].MAIL_PER_ADDRESS_PER_DAY
-    if sig.mail_day != today:
-        sig.mail_day = today
-        sig.mail_count = 0
-    if sig.mail_count >= limit:
-        return False
-    sig.mail_count += 1
-    return True
-
-
-def _subject(letter_row: Letter, title: str, discreet_subject: str, plain_subject: str) -> str:
-    return discreet_subject if letter_row.discreet_mail else f"{plain_subject}: {title}"
 
 
 def sign(session: Session, letter_row: Letter, request: SignatureRequest) -> None:
@@ -140,7 +127,7 @@ def sign(session: Session, letter_row: Letter, request: SignatureRequest) -> Non
     elif sig.status == "pending":
         _fill_pending(sig, request, confirm_nonce_hash, manage_nonce_hash, code)
 
-    allowed = _mail_allowed(sig, today)
+    allowed = mail.take_daily_quota(sig, today)
     message = _build_mail(letter_row, sig, request, confirm_nonce, manage_nonce, code)
     if allowed:
         mail.queue(session, message, purpose="confirm" if sig.status == "pending" else "already", letter_id=letter_row.id)
@@ -172,7 +159,7 @@ def _build_mail(letter_row: Letter, sig: Signature, request: SignatureRequest, c
     title = loaded.text_for(lang).front.title
     with force_locale(lang):
         if sig.status == "pending":
-            subject = _subject(letter_row, title, _("Please confirm your request"), _("Confirm your signature"))
+            subject = mail.subject_for(letter_row.discreet_mail, title, _("Please confirm your request"), _("Confirm your signature"))
             return mail.build(
                 "signing/confirm", to=request.email, lang=lang, subject=subject,
                 sender=mail.default_sender(letter_row.discreet_mail),
@@ -185,7 +172,7 @@ def _build_mail(letter_row: Letter, sig: Signature, request: SignatureRequest, c
         # Already confirmed: tell the owner and give them the way out. The stored manage
         # nonce cannot be recovered (only its hash is kept), so a fresh one replaces it.
         sig.manage_nonce_hash = digest(manage_nonce)
-        subject = _subject(letter_row, title, _("About your request"), _("You have already signed"))
+        subject = mail.subject_for(letter_row.discreet_mail, title, _("About your request"), _("You have already signed"))
         return mail.build(
             "signing/already", to=request.email, lang=lang, subject=subject,
             sender=mail.default_sender(letter_row.discreet_mail), title=title,
