@@ -1,7 +1,13 @@
-"""Validators shared by every area's forms."""
+"""The base form and the validators shared by every area's forms."""
 from __future__ import annotations
 
+from functools import lru_cache
+
+from babel import support
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms.i18n import messages_path
 from wtforms.validators import ValidationError
 
 from petition.text import TextRejected, clean_line
@@ -21,3 +27,33 @@ def cleaned(max_length: int, *, required: bool = True, multiline: bool = False):
             raise ValidationError(_l("Please keep this under %(n)d characters.", n=max_length))
         field.data = value
     return validator
+
+
+@lru_cache(maxsize=16)
+def _wtforms_catalogue(locale: str) -> support.Translations:
+    return support.Translations.load(messages_path(), [locale], domain="wtforms")
+
+
+class _WTFormsTranslations:
+    """WTForms' own messages ("Field cannot be longer than ...") in the page's language.
+
+    Flask-WTF reads and parses WTForms' catalogue from disk on every request that
+    builds a form; the catalogues never change while the process runs, so one per
+    language is kept."""
+
+    def gettext(self, string: str) -> str:
+        return _wtforms_catalogue(str(get_locale())).ugettext(string)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return _wtforms_catalogue(str(get_locale())).ungettext(singular, plural, n)
+
+
+_translations = _WTFormsTranslations()
+
+
+class Form(FlaskForm):
+    """Every form of the site: Flask-WTF's (CSRF, request data) with cached catalogues."""
+
+    class Meta:
+        def get_translations(self, form):
+            return _translations

@@ -1,11 +1,10 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Optional, ValidationError
 
-from petition.forms import cleaned
+from petition.forms import Form, cleaned
 
 CHANNEL_MAX = 200
 RESPONSE_MAX = 5000
@@ -13,11 +12,11 @@ RESPONSE_MAX = 5000
 
 
 
-class BuildForm(FlaskForm):
+class BuildForm(Form):
     lang = SelectField(_l("Language of the bundle"), validators=[InputRequired(_l("Please choose a language."))])
 
 
-class DeliveryForm(FlaskForm):
+class DeliveryForm(Form):
     bundle_id = SelectField(_l("Bundle delivered"), validators=[InputRequired(_l("Please choose the bundle."))])
     addressee = SelectField(_l("Delivered to"), validators=[InputRequired(_l("Please choose the addressee."))])
     delivered_on = DateField(_l("Date of delivery"), validators=[InputRequired(_l("Please enter a date (YYYY-MM-DD)."))])
@@ -32,10 +31,10 @@ class DeliveryForm(FlaskForm):
             raise ValidationError(_l("A delivery cannot be recorded in the future."))
 
 
-class ResponseForm(FlaskForm):
+class ResponseForm(Form):
     response = TextAreaField(_l("Their response (shown publicly)"), validators=[cleaned(RESPONSE_MAX, required=True, multiline=True)])
 
 
-class ReceiptForm(FlaskForm):
+class ReceiptForm(Form):
     code = StringField(_l("Your receipt code"), validators=[InputRequired(_l("Please enter the receipt code from your email.")),
                                                            cleaned(40, required=True)])

@@ -1,38 +1,37 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, PasswordField, StringField, TextAreaField
 from wtforms.validators import AnyOf, InputRequired, Length
 
 from petition.console.updates import BODY_MAX, SUBJECT_MAX
-from petition.forms import cleaned
+from petition.forms import Form, cleaned
 
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     email = EmailField(_l("Email address"), validators=[InputRequired(_l("Please enter your email address.")), Length(max=254)])
     password = PasswordField(_l("Password"), validators=[InputRequired(_l("Please enter your password.")), Length(max=1024)])
 
 
-class CodeForm(FlaskForm):
+class CodeForm(Form):
     code = StringField(_l("Six-digit code from your authenticator app"),
                        validators=[InputRequired(_l("Please enter the code.")), Length(max=12)])
 
 
-class PlainForm(FlaskForm):
+class PlainForm(Form):
     """A button that only needs CSRF protection (log out, approve, export, unhide)."""
 
 
-class StatusForm(FlaskForm):
+class StatusForm(Form):
     status = HiddenField(validators=[AnyOf(("open", "closed"))])
 
 
-class HideForm(FlaskForm):
+class HideForm(Form):
     reason = TextAreaField(_l("Reason (kept for the campaign team; the signer is not told who asked)"),
                            validators=[InputRequired(_l("Please give a reason.")), cleaned(500, multiline=True)])
 
 
-class UpdateForm(FlaskForm):
+class UpdateForm(Form):
     subject = StringField(_l("Subject"), validators=[InputRequired(_l("Please write a subject.")), cleaned(SUBJECT_MAX)])
     body = TextAreaField(_l("Text"), validators=[InputRequired(_l("Please write the text of the update.")),
                                                  cleaned(BODY_MAX, multiline=True)])

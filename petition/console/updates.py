@@ -156,7 +156,7 @@ def send_updates(job: Job, progress) -> dict:
 # ---- the signer's side: unsubscribe pages ------------------------------------------------------------
 
 def make_blueprint() -> Blueprint:
-    from flask_wtf import FlaskForm
+    from petition.forms import Form
 
     bp = Blueprint("updates", __name__)
 
@@ -169,7 +169,7 @@ def make_blueprint() -> Blueprint:
     @bp.route("/<lang>/updates/unsubscribe/<token>", methods=["GET", "POST"], endpoint="unsubscribe")
     def unsubscribe_page(token: str):
         mark_sensitive()
-        form = FlaskForm()
+        form = Form()
         try:
             sig = for_unsubscribe_token(db.session, token)
         except tokens.InvalidLink:

@@ -1,12 +1,11 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import EmailField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, ValidationError
 
 from petition import countries
-from petition.forms import cleaned
+from petition.forms import Form, cleaned
 from petition.organisations.domains import WebsiteRejected, normalise_website
 from petition.security.quiet import QuietFields
 from petition.signing.addresses import AddressRejected, check_syntax
@@ -40,7 +39,7 @@ def _website(form, field):
         raise ValidationError(_l("This does not look like a website address. Please check it (for example https://example.org).")) from None
 
 
-class OrganisationForm(QuietFields, FlaskForm):
+class OrganisationForm(QuietFields, Form):
     """QuietFields adds the honeypot and the signed start time (petition/security/quiet.py)."""
 
     name = StringField(_l("Name of the organisation"),
@@ -64,18 +63,18 @@ class OrganisationForm(QuietFields, FlaskForm):
             raise ValidationError(_l("Please choose a country from the list."))
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(Form):
     pass
 
 
-class WithdrawForm(FlaskForm):
+class WithdrawForm(Form):
     pass
 
 
-class RejectForm(FlaskForm):
+class RejectForm(Form):
     reason = TextAreaField(_l("Reason (sent to the organisation's contact)"),
                            validators=[InputRequired(_l("Please give a reason.")), cleaned(REASON_MAX, multiline=True)])
 
 
-class DecideForm(FlaskForm):
+class DecideForm(Form):
     pass

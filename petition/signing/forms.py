@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
 from wtforms import (
     BooleanField,
@@ -16,7 +15,7 @@ from wtforms.validators import InputRequired, Length, ValidationError
 from wtforms.widgets import Select, html_params
 
 from petition import countries
-from petition.forms import cleaned
+from petition.forms import Form, cleaned
 from petition.security.quiet import QuietFields
 from petition.signing.addresses import AddressRejected, check_syntax
 
@@ -66,7 +65,7 @@ class CountrySelect(Select):
         return Markup(f"<select {html_params(name=field.name, **kwargs)}>{options}</select>")
 
 
-class SignForm(QuietFields, FlaskForm):
+class SignForm(QuietFields, Form):
     """The signing form; QuietFields adds the honeypot and the signed start time."""
 
     name = StringField(_l("Your name"), validators=[InputRequired(_l("Please enter your name.")), cleaned(NAME_MAX)])
@@ -91,7 +90,7 @@ class SignForm(QuietFields, FlaskForm):
             raise ValidationError(_l("Please choose a country from the list."))
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(Form):
     # Not validated as choices: the service only ever lowers the stored choice, so a
     # missing or forged value simply changes nothing.
     public_visibility = RadioField(_l("On the public page"), validate_choice=False)
@@ -100,5 +99,5 @@ class ConfirmForm(FlaskForm):
     version = HiddenField()
 
 
-class WithdrawForm(FlaskForm):
+class WithdrawForm(Form):
     pass
