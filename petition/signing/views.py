@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, make_response, redirect, render_template, request, url_for
 from flask_babel import get_locale
+from flask_wtf.csrf import generate_csrf
 
 from petition import tokens
 from petition.extensions import db
@@ -9,11 +10,12 @@ from petition.letters import services as letters
 from petition.letters.models import Letter
 from petition.security.headers import mark_sensitive
 from petition.security.limits import surge_wait
-from petition.security.quiet import quiet_rejection
+from petition.security.quiet import issue_stamp, quiet_rejection
 from petition.signing import services
 from petition.signing.forms import (
     BUNDLE_VISIBILITY_CHOICES, PUBLIC_VISIBILITY_CHOICES, ConfirmForm, SignForm, WithdrawForm,
 )
+from petition.web import page_cache
 
 
 def _open_letter(slug: str):
@@ -30,6 +32,23 @@ def _visibility_choices(form_field, allowed_order: tuple[str, ...], current: str
     form_field.choices = [(value, label) for value, label in all_choices if value in allowed]
 
 
+def _blank_form_page(row, letter, text, lang: str) -> str:
+    """The empty signing form: the same for everyone on this path but for the CSRF
+    token and the fill-time stamp, so it comes from the page cache."""
+
+    def render(csrf: str, stamp: str) -> str:
+        form = SignForm(lang=lang)
+        form.public_visibility.data = services.safest_public(None, row.public_visibility_default)
+        form.bundle_visibility.data = services.safest_bundle(None, row.bundle_default)
+        form.version.data = text.version_hash
+        form.csrf_token.current_token = csrf
+        form.started.data = stamp
+        return render_template("signing/sign.html", row=row, letter=letter, text=text, form=form, signable=True)
+
+    key = ("signing.sign", request.path, row, text.version_hash, id(letter))
+    return page_cache.fill(key, render, csrf=generate_csrf(), stamp=issue_stamp())
+
+
 def make_blueprint() -> Blueprint:
     bp = Blueprint("signing", __name__)
 
@@ -39,16 +58,13 @@ def make_blueprint() -> Blueprint:
         row, letter = _open_letter(slug)
         lang = str(get_locale())
         text = letter.text_for(lang)
-        form = SignForm(lang=lang)
-        if request.method == "GET":
-            form.public_visibility.data = services.safest_public(None, row.public_visibility_default)
-            form.bundle_visibility.data = services.safest_bundle(None, row.bundle_default)
-            form.version.data = text.version_hash
-            form.stamp()
         signable = letters.is_signable(row)
         if not signable:
             status = 409 if request.method == "POST" else 200
             return render_template("signing/sign.html", row=row, letter=letter, text=text, form=None, signable=False), status
+        if request.method == "GET":
+            return _blank_form_page(row, letter, text, lang)
+        form = SignForm(lang=lang)
         if request.method == "POST":
             if quiet_rejection(form, "signing.sign"):
                 # A script: the same answer a person gets, and nothing stored or sent.
