@@ -239,7 +239,10 @@ class Config:
             "WTF_CSRF_SSL_STRICT": False,  # no-referrer means no Referer to check
             "RATELIMIT_ENABLED": self.RATELIMIT_ENABLED,
             "RATELIMIT_STORAGE_URI": self.RATELIMIT_STORAGE_URI,
-            "RATELIMIT_HEADERS_ENABLED": True,
+            # No X-RateLimit-* headers: each costs the storage another round trip on every
+            # limited request, and people filling forms never read them. A 429 still says
+            # when to come back (Retry-After, set by petition.web.errors).
+            "RATELIMIT_HEADERS_ENABLED": False,
             # A limiter storage outage (Redis down) is logged and lets requests through:
             # losing limits for a while is better than refusing every signer with a 500.
             "RATELIMIT_SWALLOW_ERRORS": True,

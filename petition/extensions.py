@@ -31,4 +31,7 @@ csrf = CSRFProtect()
 login_manager = LoginManager()
 # Limits are keyed on a hash of the client address, never the address itself; the
 # per-address and per-letter limits that Tor users need live in petition.security.
-limiter = Limiter(key_func=client_key, strategy="moving-window")
+# Sliding-window counters: two counters per key and window, where a moving window keeps
+# one entry per request (a 3000/minute surge brake would hold 3000 per letter) and costs
+# a script run over them on every check.
+limiter = Limiter(key_func=client_key, strategy="sliding-window-counter")
