@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 
 from flask import current_app, render_template
 from flask_babel import force_locale
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from petition.mail.models import OutboxMessage
@@ -50,15 +51,15 @@ def build(template: str, *, to: str, lang: str, subject: str, sender: str | None
     )
 
 
-def queue(session: Session, message: Message, *, purpose: str, letter_id: int | None = None) -> OutboxMessage:
-    row = OutboxMessage(
+def queue(session: Session, message: Message, *, purpose: str, letter_id: int | None = None) -> None:
+    """Add the message to the outbox in the caller's transaction (one INSERT, no ORM
+    object: nothing reads the row back before the sender claims it)."""
+    session.execute(insert(OutboxMessage).values(
         payload_enc=encrypt(json.dumps(asdict(message), ensure_ascii=False)),
         purpose=purpose,
         letter_id=letter_id,
-    )
-    session.add(row)
+    ))
     session.info["outbox_queued"] = True
-    return row
 
 
 def payload(row: OutboxMessage) -> Message:

@@ -14,7 +14,6 @@ from datetime import date
 
 from flask import current_app
 from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from petition import tokens
@@ -108,76 +107,90 @@ def sign(session: Session, letter_row: Letter, request: SignatureRequest) -> Non
     confirm_nonce, confirm_nonce_hash = tokens.new_nonce()
     manage_nonce, manage_nonce_hash = tokens.new_nonce()
     code = receipt_code()
+    pending = _pending_values(request, confirm_nonce_hash, manage_nonce_hash, code)
+
+    # A new address, the common case in a surge, is one statement. The unique pair
+    # (letter, email hash) decides races: of two requests for one address exactly one
+    # inserts, and the other waits for it and then takes the existing-row path.
+    new_id = session.execute(
+        _insert_ignoring_duplicates(session)
+        .values(letter_id=letter_row.id, status="pending", email_hash=hashed, mail_day=today, mail_count=1, **pending)
+        .returning(Signature.id)
+    ).scalar()
+    if new_id is not None:
+        message = _build_mail(letter_row, new_id, "pending", request, confirm_nonce, manage_nonce, code)
+        mail.queue(session, message, purpose="confirm", letter_id=letter_row.id)
+        return
 
     sig = session.scalar(select(Signature).where(Signature.letter_id == letter_row.id, Signature.email_hash == hashed))
-    if sig is None:
-        sig = Signature(
-            letter_id=letter_row.id, status="pending", email_hash=hashed, mail_day=today, mail_count=0,
-        )
-        try:
-            with session.begin_nested():
-                _fill_pending(sig, request, confirm_nonce_hash, manage_nonce_hash, code)
-                session.add(sig)
-                session.flush()
-        except IntegrityError:
-            # Another request for the same address won the race: treat as existing.
-            sig = session.scalar(select(Signature).where(Signature.letter_id == letter_row.id, Signature.email_hash == hashed))
-            if sig is None:
-                raise
-    elif sig.status == "pending":
-        _fill_pending(sig, request, confirm_nonce_hash, manage_nonce_hash, code)
-
+    if sig.status == "pending":
+        for name, value in pending.items():
+            setattr(sig, name, value)
     allowed = mail.take_daily_quota(sig, today)
-    message = _build_mail(letter_row, sig, request, confirm_nonce, manage_nonce, code)
+    if sig.status != "pending":
+        # Already confirmed: the mail gives the owner the way out. The stored manage
+        # nonce cannot be recovered (only its hash is kept), so a fresh one replaces it.
+        sig.manage_nonce_hash = manage_nonce_hash
+    message = _build_mail(letter_row, sig.id, sig.status, request, confirm_nonce, manage_nonce, code)
     if allowed:
         mail.queue(session, message, purpose="confirm" if sig.status == "pending" else "already", letter_id=letter_row.id)
     session.flush()
 
 
-def _fill_pending(sig: Signature, request: SignatureRequest, confirm_nonce_hash: str, manage_nonce_hash: str, code: str) -> None:
-    sig.email_enc = encrypt(request.email)
-    sig.name_enc = encrypt(request.name)
-    sig.affiliation_enc = encrypt(request.affiliation) if request.affiliation else None
-    sig.country = request.country
-    sig.lang = request.lang
-    sig.public_visibility = request.public_visibility
-    sig.bundle_visibility = request.bundle_visibility
-    sig.updates_opt_in = request.updates_opt_in
-    sig.version_hash = request.version_hash
-    sig.confirm_nonce_hash = confirm_nonce_hash
-    sig.manage_nonce_hash = manage_nonce_hash
-    sig.receipt_hash = receipt_hash(code)
-    sig.email_domain = domain_of(request.email)
-    sig.created_at = utcnow()
+def _insert_ignoring_duplicates(session: Session):
+    """INSERT ... ON CONFLICT (letter_id, email_hash) DO NOTHING, in the dialect at hand."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(Signature).on_conflict_do_nothing(index_elements=["letter_id", "email_hash"])
 
 
-def _build_mail(letter_row: Letter, sig: Signature, request: SignatureRequest, confirm_nonce: str, manage_nonce: str, code: str) -> mail.Message:
+def _pending_values(request: SignatureRequest, confirm_nonce_hash: str, manage_nonce_hash: str, code: str) -> dict:
+    """The columns a pending signature takes from a submission."""
+    return {
+        "email_enc": encrypt(request.email),
+        "name_enc": encrypt(request.name),
+        "affiliation_enc": encrypt(request.affiliation) if request.affiliation else None,
+        "country": request.country,
+        "lang": request.lang,
+        "public_visibility": request.public_visibility,
+        "bundle_visibility": request.bundle_visibility,
+        "updates_opt_in": request.updates_opt_in,
+        "version_hash": request.version_hash,
+        "confirm_nonce_hash": confirm_nonce_hash,
+        "manage_nonce_hash": manage_nonce_hash,
+        "receipt_hash": receipt_hash(code),
+        "email_domain": domain_of(request.email),
+        "created_at": utcnow(),
+    }
+
+
+def _build_mail(letter_row: Letter, sig_id: int, status: str, request: SignatureRequest, confirm_nonce: str,
+                manage_nonce: str, code: str) -> mail.Message:
     from flask_babel import force_locale, gettext as _
 
     loaded = letters.loaded(letter_row.slug)
     lang = request.lang
     title = loaded.text_for(lang).front.title
+    withdraw_url = public_url("signing.withdraw", lang=lang, token=tokens.make(MANAGE, sig_id, manage_nonce))
+    letter_url = public_url("letters.show", lang=lang, slug=letter_row.slug)
     with force_locale(lang):
-        if sig.status == "pending":
+        if status == "pending":
             subject = mail.subject_for(letter_row.discreet_mail, title, _("Please confirm your request"), _("Confirm your signature"))
             return mail.build(
                 "signing/confirm", to=request.email, lang=lang, subject=subject,
                 sender=mail.default_sender(letter_row.discreet_mail),
                 title=title, name=request.name, receipt=code,
-                confirm_url=public_url("signing.confirm", lang=lang, token=tokens.make(CONFIRM, sig.id, confirm_nonce)),
-                withdraw_url=public_url("signing.withdraw", lang=lang, token=tokens.make(MANAGE, sig.id, manage_nonce)),
-                letter_url=public_url("letters.show", lang=lang, slug=letter_row.slug),
+                confirm_url=public_url("signing.confirm", lang=lang, token=tokens.make(CONFIRM, sig_id, confirm_nonce)),
+                withdraw_url=withdraw_url, letter_url=letter_url,
                 max_age_days=current_app.config["PETITION"].TOKEN_MAX_AGE_DAYS,
             )
-        # Already confirmed: tell the owner and give them the way out. The stored manage
-        # nonce cannot be recovered (only its hash is kept), so a fresh one replaces it.
-        sig.manage_nonce_hash = digest(manage_nonce)
         subject = mail.subject_for(letter_row.discreet_mail, title, _("About your request"), _("You have already signed"))
         return mail.build(
             "signing/already", to=request.email, lang=lang, subject=subject,
             sender=mail.default_sender(letter_row.discreet_mail), title=title,
-            withdraw_url=public_url("signing.withdraw", lang=lang, token=tokens.make(MANAGE, sig.id, manage_nonce)),
-            letter_url=public_url("letters.show", lang=lang, slug=letter_row.slug),
+            withdraw_url=withdraw_url, letter_url=letter_url,
         )
 
 
