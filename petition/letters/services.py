@@ -154,19 +154,26 @@ _VERSIONS_KEY = "petition.letters.versions"
 def public_row(slug: str) -> LetterSnapshot | None:
     """The letter's row as of at most LETTER_CACHE_SECONDS ago (per process and app).
     For reading only: anything that changes a letter uses letter_row()."""
+    return _snapshot(slug, Letter.slug)
+
+
+def public_row_by_id(letter_id: int) -> LetterSnapshot | None:
+    """public_row() for a letter known by its id (from a signature, say)."""
+    return _snapshot(letter_id, Letter.id)
+
+
+def _snapshot(key: str | int, column) -> LetterSnapshot | None:
     app = current_app._get_current_object()
     ttl = app.config["PETITION"].LETTER_CACHE_SECONDS
     cache: dict = app.extensions.setdefault(_CACHE_KEY, {})
     now = time.monotonic()
-    hit = cache.get(slug)
+    hit = cache.get(key)
     if hit is not None and hit[0] > now:
         return hit[1]
-    row = db.session.execute(
-        select(*(getattr(Letter, name) for name in _SNAPSHOT_FIELDS)).where(Letter.slug == slug)
-    ).first()
+    row = db.session.execute(select(*(getattr(Letter, name) for name in _SNAPSHOT_FIELDS)).where(column == key)).first()
     snapshot = LetterSnapshot(*row) if row is not None else None
     if ttl > 0:
-        cache[slug] = (now + ttl, snapshot)
+        cache[key] = (now + ttl, snapshot)
     return snapshot
 
 

@@ -228,7 +228,7 @@ def confirm(session: Session, token: str, *, public_visibility: str | None, bund
     conditional UPDATE both checks the nonce hash and clears it, so of two clicks (or two
     app servers) exactly one wins, on SQLite and PostgreSQL alike."""
     sig = pending_for_token(session, token)
-    letter_row = session.get(Letter, sig.letter_id)
+    letter_row = letters.public_row_by_id(sig.letter_id)
     if not letters.is_signable(letter_row):
         raise LetterNotOpen(letter_row.slug)
     public = lower_only(sig.public_visibility, public_visibility, PUBLIC_ORDER)

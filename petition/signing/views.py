@@ -110,7 +110,7 @@ def make_blueprint() -> Blueprint:
             sig = services.pending_for_token(db.session, token)
         except tokens.InvalidLink:
             return render_template("signing/link_invalid.html"), 404
-        row = db.session.get(Letter, sig.letter_id)
+        row = letters.public_row_by_id(sig.letter_id)
         letter = letters.loaded(row.slug)
         text = letter.text_for(sig.lang)
         form = ConfirmForm()
