@@ -1,34 +1,54 @@
 """Sending the outbox: claim due rows, send them over one SMTP connection, delete what
 the server accepted, back off on what it did not. Several senders may run at once: rows
-are claimed with SELECT ... FOR UPDATE SKIP LOCKED on PostgreSQL and a lease
-(locked_until) everywhere, so a message is sent by one sender at a time."""
+are claimed with a lease (locked_until), taken on PostgreSQL in one statement with
+FOR UPDATE SKIP LOCKED, so a message is sent by one sender at a time.
+
+A long-running sender (`flask outbox work`, the in-process thread) keeps its database
+connection and its SMTP connection from one batch to the next: a connection left idle a
+few seconds is checked with RSET before reuse, one idle for a minute is closed, and a
+message whose content had not left when the connection failed (a kept connection the
+server had closed) is sent again at once on a new one. Messages are written as bytes
+directly (MIME, quoted-printable or base64 bodies, RFC 2047 headers; the email package
+builds only the rare message whose addresses are not ASCII, sent with SMTPUTF8), and
+when the server offers PIPELINING (RFC 2920) each message costs one round trip: its
+content goes in the same write as the next message's MAIL, RCPT and DATA."""
 from __future__ import annotations
 
+import binascii
+import json
 import logging
+import re
+import secrets
 import smtplib
 import ssl
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from datetime import timedelta
+from email import message_from_bytes, policy
+from email.header import Header
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate, make_msgid, parseaddr
+from functools import lru_cache
 from pathlib import Path
 
 from flask import Flask, current_app
-from sqlalchemy import delete, event, or_, select, update
+from sqlalchemy import bindparam, delete, event, or_, select, update
 from sqlalchemy.orm import Session
 
 from petition.extensions import db
 from petition.logs import redact
 from petition.mail.models import OutboxMessage
-from petition.mail.services import Message, payload
+from petition.mail.services import Message
 from petition.models_common import utcnow
+from petition.privacy.crypto import decrypt
 
 log = logging.getLogger("petition.mail")
 
 LEASE = timedelta(minutes=5)
 MAX_BACKOFF = timedelta(hours=1)
+BATCH = 200
 _wake_event = threading.Event()
 
 
@@ -54,13 +74,159 @@ def backoff(attempts: int) -> timedelta:
     return min(timedelta(seconds=30 * 2 ** max(attempts - 1, 0)), MAX_BACKOFF)
 
 
-def to_email(message: Message, default_sender: str) -> EmailMessage:
+# ---- building messages ------------------------------------------------------------------
+
+@dataclass(slots=True)
+class Outgoing:
+    """One message ready for a backend: the bytes to send (CRLF line ends, 7-bit), or for
+    an address that is not ASCII the email package's message, sent with SMTPUTF8."""
+    row_id: int
+    message: Message
+    envelope_from: str
+    to: str
+    data: bytes | None = None
+    email: EmailMessage | None = None
+
+    def as_bytes(self) -> bytes:
+        return self.data if self.data is not None else self.email.as_bytes(policy=self.email.policy.clone(linesep="\r\n"))
+
+
+_HEADER_NAME = re.compile(r"[!-9;-~]+\Z")  # printable ASCII but ":" (RFC 5322 field name)
+_PHRASE = re.compile(r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~ ]+\Z")  # atoms and spaces: no quoting needed
+# Headers a message may not set itself: they would change its structure or its recipients.
+_RESERVED = {"from", "to", "cc", "bcc", "subject", "date", "message-id", "mime-version", "sender", "reply-to"}
+LINE = 78
+
+
+def _one_line(value: str) -> str:
+    if "\r" in value or "\n" in value:
+        value = " ".join(value.replace("\r", " ").replace("\n", " ").split())
+    return value
+
+
+def _fold(name: str, value: str) -> str:
+    """name: value, folded at spaces to lines of LINE characters where it can be; encoded
+    words (RFC 2047, utf-8) when the value is not ASCII."""
+    value = _one_line(value)
+    if not value.isascii():
+        return f"{name}: " + Header(value, "utf-8", header_name=name).encode(linesep="\r\n")
+    line = f"{name}: {value}"
+    if len(line) <= LINE:
+        return line
+    lines, current = [], f"{name}:"
+    for word in value.split(" "):
+        if len(current) + 1 + len(word) > LINE and current != f"{name}:" and current.strip():
+            lines.append(current)
+            current = ""
+        current += " " + word
+    lines.append(current)
+    return "\r\n".join(lines)
+
+
+@lru_cache(maxsize=256)
+def _mailbox(value: str) -> tuple[str, str] | None:
+    """("Name <addr>" for a header, addr for the envelope), or None when the address is
+    not plain ASCII (the email package and SMTPUTF8 handle those)."""
+    value = _one_line(value)
+    name, address = parseaddr(value)
+    if not address or "@" not in address or not address.isascii() or any(c in address for c in ' <>()[]\\,;:"'):
+        return None
+    if not name:
+        return address, address
+    if not name.isascii():
+        phrase = Header(name, "utf-8").encode(linesep="\r\n")
+    elif _PHRASE.match(name):
+        phrase = name
+    else:
+        phrase = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return f"{phrase} <{address}>", address
+
+
+_fold_cached = lru_cache(maxsize=512)(_fold)
+
+
+def _body(text: str) -> tuple[str, bytes]:
+    """(Content-Transfer-Encoding, body with CRLF line ends ending in CRLF): 7bit when the
+    text allows it, otherwise the shorter of quoted-printable and base64."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not text.endswith("\n"):
+        text += "\n"
+    data = text.replace("\n", "\r\n").encode("utf-8")
+    if data.isascii() and "\x00" not in text and max(map(len, text.split("\n"))) <= LINE:
+        return "7bit", data
+    qp = binascii.b2a_qp(data, istext=True)
+    base64_length = (len(data) + 2) // 3 * 4 * 78 // 76
+    if len(qp) <= base64_length:
+        return "quoted-printable", qp if qp.endswith(b"\r\n") else qp + b"=\r\n"
+    chunks = [binascii.b2a_base64(data[i:i + 57], newline=False) for i in range(0, len(data), 57)]
+    return "base64", b"\r\n".join(chunks) + b"\r\n"
+
+
+def _part(content_type: str, text: str) -> tuple[bytes, bytes]:
+    encoding, body = _body(text)
+    return (f'Content-Type: {content_type}; charset="utf-8"\r\nContent-Transfer-Encoding: {encoding}'.encode(), body)
+
+
+_date_cache: list = [0, ""]
+
+
+def _date() -> str:
+    now = int(time.time())
+    if _date_cache[0] != now:
+        _date_cache[:] = [now, formatdate(now, localtime=False)]
+    return _date_cache[1]
+
+
+def _message_id_domain(default_sender: str) -> str:
+    return default_sender.rsplit("@", 1)[-1].strip(">") or "localhost"
+
+
+def render(message: Message, default_sender: str, row_id: int = 0) -> Outgoing:
+    """The message as it is sent."""
+    sender = _mailbox(message.sender or default_sender)
+    to = _mailbox(message.to)
+    if sender is None or to is None:
+        email = _email_package(message, default_sender)
+        return Outgoing(row_id, message, parseaddr(str(email["From"]))[1], parseaddr(str(email["To"]))[1], email=email)
+    head = [
+        f"From: {sender[0]}",
+        f"To: {to[0]}",
+        _fold_cached("Subject", message.subject),
+        f"Date: {_date()}",
+        f"Message-ID: {make_msgid(domain=_message_id_domain(default_sender))}",
+        "Auto-Submitted: auto-generated",
+    ]
+    for name, value in message.headers.items():
+        if _HEADER_NAME.match(name) and name.lower() not in _RESERVED and not name.lower().startswith("content-"):
+            head.append(_fold_cached(name, value))
+    head.append("MIME-Version: 1.0")
+    head.append(_fold_cached("Content-Language", message.lang))
+    text_headers, text_body = _part("text/plain", message.text)
+    if not message.html:
+        data = ("\r\n".join(head)).encode() + b"\r\n" + text_headers + b"\r\n\r\n" + text_body
+    else:
+        html_headers, html_body = _part("text/html", message.html)
+        boundary = b"=_" + secrets.token_hex(12).encode()
+        while boundary in text_body or boundary in html_body:  # only possible in 7bit text
+            boundary = b"=_" + secrets.token_hex(12).encode()
+        head.append(f'Content-Type: multipart/alternative; boundary="{boundary.decode()}"')
+        data = b"".join((
+            "\r\n".join(head).encode(), b"\r\n\r\n",
+            b"--", boundary, b"\r\n", text_headers, b"\r\n\r\n", text_body,
+            b"\r\n--", boundary, b"\r\n", html_headers, b"\r\n\r\n", html_body,
+            b"\r\n--", boundary, b"--\r\n",
+        ))
+    return Outgoing(row_id, message, sender[1], to[1], data=data)
+
+
+def _email_package(message: Message, default_sender: str) -> EmailMessage:
+    """The email package's message: for addresses render() leaves to it (not ASCII)."""
     email = EmailMessage()
     email["From"] = message.sender or default_sender
     email["To"] = message.to
     email["Subject"] = message.subject
     email["Date"] = formatdate(localtime=False)
-    email["Message-ID"] = make_msgid(domain=default_sender.rsplit("@", 1)[-1].strip(">") or "localhost")
+    email["Message-ID"] = make_msgid(domain=_message_id_domain(default_sender))
     email["Auto-Submitted"] = "auto-generated"
     for name, value in message.headers.items():
         email[name] = value
@@ -72,9 +238,28 @@ def to_email(message: Message, default_sender: str) -> EmailMessage:
     return email
 
 
+def to_email(message: Message, default_sender: str) -> EmailMessage:
+    """What the sender sends, parsed back by the email package (for tests and tools)."""
+    outgoing = render(message, default_sender)
+    if outgoing.email is not None:
+        return outgoing.email
+    return message_from_bytes(outgoing.data, policy=policy.default)
+
+
+# ---- backends ----------------------------------------------------------------------------
+
 class SMTPBackend:
+    CHECK_AFTER = 5.0  # seconds idle after which a kept connection is checked with RSET
+    MAX_IDLE = 60.0  # seconds idle after which it is closed
+    MAX_MESSAGES = 1000  # per connection, then a new one
+
     def __init__(self, config):
         self.config = config
+        self.conn: smtplib.SMTP | None = None
+        self.pipelining = False
+        self.last_used = 0.0
+        self.count = 0
+        self.data_sent = False
 
     def open(self) -> smtplib.SMTP:
         c = self.config
@@ -86,35 +271,176 @@ class SMTPBackend:
                 conn.starttls(context=ssl.create_default_context())
         if c.MAIL_USERNAME:
             conn.login(c.MAIL_USERNAME, c.MAIL_PASSWORD)
+        conn.ehlo_or_helo_if_needed()
         return conn
 
-    def send_batch(self, emails: list[tuple[int, EmailMessage]]) -> dict[int, str | None]:
-        """Send each; return {row id: None if accepted, else an error without personal data}."""
-        results: dict[int, str | None] = {}
-        try:
-            conn = self.open()
-        except (OSError, smtplib.SMTPException) as exc:
-            return {row_id: f"connect: {exc.__class__.__name__}" for row_id, _ in emails}
-        try:
-            for row_id, email in emails:
-                try:
-                    conn.send_message(email)
-                    results[row_id] = None
-                except smtplib.SMTPServerDisconnected as exc:
-                    results[row_id] = f"send: {exc.__class__.__name__}"
-                    conn = self.open()
-                except (OSError, smtplib.SMTPException) as exc:
-                    code = getattr(exc, "smtp_code", "")
-                    results[row_id] = f"send: {exc.__class__.__name__} {code}".strip()
-        except (OSError, smtplib.SMTPException) as exc:
-            for row_id, _ in emails:
-                results.setdefault(row_id, f"send: {exc.__class__.__name__}")
-        finally:
+    def _connect(self) -> None:
+        self.conn = self.open()
+        self.pipelining = self.conn.has_extn("pipelining")
+        self.count = 0
+
+    def _drop(self) -> None:
+        if self.conn is not None:
             try:
-                conn.quit()
+                self.conn.close()
+            except OSError:
+                pass
+        self.conn = None
+
+    def close(self) -> None:
+        """QUIT politely (a long-running sender calls this when it stops or idles)."""
+        if self.conn is not None:
+            try:
+                self.conn.quit()
             except (OSError, smtplib.SMTPException):
                 pass
+            self._drop()
+
+    def close_if_idle(self) -> None:
+        if self.conn is not None and time.monotonic() - self.last_used > self.MAX_IDLE:
+            self.close()
+
+    def _ready(self) -> None:
+        """A connection to send on: the kept one (checked with RSET if it idled a while)
+        or a new one."""
+        if self.conn is not None:
+            idle = time.monotonic() - self.last_used
+            if idle > self.MAX_IDLE or self.count >= self.MAX_MESSAGES:
+                self.close()
+            elif idle > self.CHECK_AFTER:
+                try:
+                    if self.conn.rset()[0] == 250:
+                        return
+                except OSError:
+                    pass
+                self._drop()
+            else:
+                return
+        self._connect()
+
+    def send_batch(self, batch: list[Outgoing]) -> dict[int, str | None]:
+        """Send each; return {row id: None if accepted, else an error without personal data}.
+
+        A message whose content had not left when the connection failed (a kept connection
+        the server had closed, say) is retried once on a new connection: the server cannot
+        have accepted it. One whose content had left is not: it may have been accepted."""
+        results: dict[int, str | None] = {}
+        retried: set[int] = set()
+        pending = batch
+        while pending:
+            try:
+                self._ready()
+            except OSError as exc:  # smtplib's exceptions are OSErrors too
+                self._drop()
+                for out in pending:
+                    results[out.row_id] = f"connect: {exc.__class__.__name__}"
+                break
+            try:
+                self._send_all(pending, results)
+            except OSError as exc:  # disconnected or timed out (refusals are in results)
+                self._drop()
+                out = next((o for o in pending if o.row_id not in results), None)
+                if out is not None:
+                    if self.data_sent or out.row_id in retried:
+                        results[out.row_id] = f"send: {exc.__class__.__name__}"
+                    else:
+                        retried.add(out.row_id)
+            pending = [o for o in pending if o.row_id not in results]
+        self.last_used = time.monotonic()
         return results
+
+    def _send_all(self, pending: list[Outgoing], results: dict[int, str | None]) -> None:
+        run: list[Outgoing] = []
+        for out in pending:
+            if out.data is not None and self.pipelining:
+                run.append(out)
+                continue
+            if run:
+                self._pipelined(run, results)
+                run = []
+            self._one(out, results)
+        if run:
+            self._pipelined(run, results)
+
+    def _one(self, out: Outgoing, results: dict[int, str | None]) -> None:
+        """A command at a time: servers without PIPELINING, and SMTPUTF8 mail (which
+        smtplib's send_message writes and sends)."""
+        conn = self.conn
+        self.count += 1
+        self.data_sent = False
+        if out.data is None:
+            self.data_sent = True  # send_message does not say how far it got
+            try:
+                conn.send_message(out.email)
+                results[out.row_id] = None
+            except OSError as exc:
+                if not isinstance(exc, smtplib.SMTPException) or isinstance(exc, smtplib.SMTPServerDisconnected):
+                    raise
+                code = getattr(exc, "smtp_code", "")
+                results[out.row_id] = f"send: {exc.__class__.__name__} {code}".strip()
+                self.data_sent = False  # a failure from here on concerns the next message
+                conn.rset()
+            return
+        options = [f"SIZE={len(out.data)}"] if conn.has_extn("size") else []
+        code = conn.mail(out.envelope_from, options)[0]
+        if code != 250:
+            results[out.row_id] = f"send: SMTPSenderRefused {code}"
+        elif conn.rcpt(out.to)[0] not in (250, 251):
+            results[out.row_id] = "send: SMTPRecipientsRefused"
+        else:
+            conn.putcmd("data")
+            code, _reply = conn.getreply()
+            if code != 354:
+                results[out.row_id] = f"send: SMTPDataError {code}"
+            else:
+                self.data_sent = True
+                conn.send(_content(out.data))
+                code, _reply = conn.getreply()
+                results[out.row_id] = None if code == 250 else f"send: SMTPDataError {code}"
+                return
+        conn.rset()
+
+    def _pipelined(self, run: list[Outgoing], results: dict[int, str | None]) -> None:
+        """RFC 2920: a message's MAIL, RCPT and DATA go in one write, and its content in
+        the next one together with the following message's MAIL, RCPT and DATA: one
+        round trip a message. Refusals are recorded; a lost connection raises."""
+        conn = self.conn
+        conn.send(_envelope(run[0]))
+        for i, out in enumerate(run):
+            self.data_sent = False
+            self.count += 1
+            mail, rcpt, data = conn.getreply(), conn.getreply(), conn.getreply()
+            following = _envelope(run[i + 1]) if i + 1 < len(run) else b""
+            if mail[0] == 250 and rcpt[0] in (250, 251) and data[0] == 354:
+                self.data_sent = True
+                conn.send(_content(out.data) + following)
+                code, _reply = conn.getreply()
+                results[out.row_id] = None if code == 250 else f"send: SMTPDataError {code}"
+                continue
+            if data[0] == 354:  # a server that opened DATA anyway: close it empty
+                conn.send(b".\r\n")
+                conn.getreply()
+            if mail[0] != 250:
+                results[out.row_id] = f"send: SMTPSenderRefused {mail[0]}"
+            elif rcpt[0] not in (250, 251):
+                results[out.row_id] = "send: SMTPRecipientsRefused"
+            else:
+                results[out.row_id] = f"send: SMTPDataError {data[0]}"
+            conn.send(b"RSET\r\n" + following)
+            conn.getreply()
+
+
+def _envelope(out: Outgoing) -> bytes:
+    # Addresses here are ASCII without spaces, brackets or line breaks (see _mailbox).
+    return f"MAIL FROM:<{out.envelope_from}>\r\nRCPT TO:<{out.to}>\r\nDATA\r\n".encode("ascii")
+
+
+def _content(data: bytes) -> bytes:
+    """Dot-stuffed (RFC 5321 4.5.2) and ended by the lone dot."""
+    data = data.replace(b"\r\n.", b"\r\n..")
+    if data.startswith(b"."):
+        data = b"." + data
+    return data + b".\r\n"
 
 
 class ConsoleBackend:
@@ -124,118 +450,193 @@ class ConsoleBackend:
     def __init__(self, config):
         self.directory = Path(config.OUTBOX_DIR)
 
-    def send_batch(self, emails: list[tuple[int, EmailMessage]]) -> dict[int, str | None]:
+    def send_batch(self, batch: list[Outgoing]) -> dict[int, str | None]:
         self.directory.mkdir(parents=True, exist_ok=True)
         results: dict[int, str | None] = {}
-        for row_id, email in emails:
+        for out in batch:
             stamp = time.strftime("%Y%m%d-%H%M%S")
-            path = self.directory / f"{stamp}-{row_id}.eml"
-            path.write_bytes(bytes(email))
-            text = email.get_body(("plain",))
+            path = self.directory / f"{stamp}-{out.row_id}.eml"
+            path.write_bytes(out.as_bytes())
             sys.stdout.write(
                 f"\n----- development mail (written to {path}) -----\n"
-                f"To: {email['To']}\nSubject: {email['Subject']}\n\n"
-                f"{text.get_content() if text else ''}\n-----\n"
+                f"To: {out.message.to}\nSubject: {out.message.subject}\n\n"
+                f"{out.message.text}\n-----\n"
             )
             sys.stdout.flush()
-            results[row_id] = None
+            results[out.row_id] = None
         return results
+
+    def close(self) -> None:
+        pass
+
+    def close_if_idle(self) -> None:
+        pass
 
 
 def backend(config):
     return SMTPBackend(config) if config.MAIL_SERVER else ConsoleBackend(config)
 
 
-def _claim(session: Session, limit: int) -> list[OutboxMessage]:
-    now = utcnow()
-    ids = list(session.scalars(
-        select(OutboxMessage.id)
-        .where(OutboxMessage.next_attempt_at <= now,
-               or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until < now))
-        .order_by(OutboxMessage.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    ))
-    if not ids:
-        session.commit()
-        return []
-    session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id.in_(ids),
-               or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until < now))
-        .values(locked_until=now + LEASE)
-    )
-    session.commit()
-    return list(session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids), OutboxMessage.locked_until > now)))
+# ---- the outbox table ---------------------------------------------------------------------
+
+_O = OutboxMessage
 
 
-def deliver_due(limit: int = 200) -> tuple[int, int]:
-    """Send one batch of due messages. Returns (sent, failed)."""
-    from petition.database import writing
-
-    with writing():
-        return _deliver_due(limit)
+def _due():
+    return (_O.next_attempt_at <= bindparam("now"),
+            or_(_O.locked_until.is_(None), _O.locked_until < bindparam("now")))
 
 
-def _deliver_due(limit: int) -> tuple[int, int]:
-    config = current_app.config["PETITION"]
-    session = db.session
-    rows = _claim(session, limit)
-    if not rows:
-        return 0, 0
-    sender = config.MAIL_DEFAULT_SENDER
-    emails = [(row.id, to_email(payload(row), sender)) for row in rows]
-    results = backend(config).send_batch(emails)
-    sent = [row_id for row_id, error in results.items() if error is None]
-    if sent:
-        session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(sent)))
-    failed = 0
-    now = utcnow()
-    for row in rows:
-        error = results.get(row.id, "not attempted")
-        if error is None:
-            continue
-        failed += 1
-        attempts = row.attempts + 1
-        session.execute(
-            update(OutboxMessage).where(OutboxMessage.id == row.id).values(
-                attempts=attempts,
-                next_attempt_at=now + backoff(attempts),
-                locked_until=None,
-                last_error=redact(error)[:300],
-            )
-        )
-    session.commit()
-    if failed:
-        log.warning("outbox: %d sent, %d failed and rescheduled", len(sent), failed)
-    return len(sent), failed
+@lru_cache(maxsize=None)
+def _statements(dialect: str):
+    """The sender's statements, built once per dialect (SQLAlchemy caches their SQL)."""
+    columns = (_O.id, _O.payload_enc, _O.attempts)
+    if dialect == "postgresql":
+        # One statement: pick due rows nobody holds, lease them, return them.
+        picked = (select(_O.id).where(*_due()).order_by(_O.id).limit(bindparam("limit"))
+                  .with_for_update(skip_locked=True).cte("picked"))
+        claim = update(_O).where(_O.id == picked.c.id).values(locked_until=bindparam("lease")).returning(*columns)
+    else:
+        # SQLite: one writer at a time (the transaction began with BEGIN IMMEDIATE).
+        picked = select(_O.id).where(*_due()).order_by(_O.id).limit(bindparam("limit")).scalar_subquery()
+        claim = update(_O).where(_O.id.in_(picked)).values(locked_until=bindparam("lease")).returning(*columns)
+    done = delete(_O).where(_O.id.in_(bindparam("ids", expanding=True)))
+    failed = (update(_O).where(_O.id == bindparam("row_id"))
+              .values(attempts=bindparam("attempts"), next_attempt_at=bindparam("next_at"),
+                      locked_until=None, last_error=bindparam("error")))
+    return claim, done, failed
+
+
+class Sender:
+    """One sender's database connection and mail backend, kept from batch to batch."""
+
+    def __init__(self, config=None):
+        self.config = config or current_app.config["PETITION"]
+        self.backend = backend(self.config)
+        self.connection = None
+        self.engine = db.engine
+        self.postgres = self.engine.dialect.name == "postgresql"
+        self.statements = _statements(self.engine.dialect.name)
+
+    def _conn(self):
+        if self.connection is None or self.connection.closed or self.connection.invalidated:
+            self.close_database()
+            connection = self.engine.connect()
+            if self.postgres:
+                # Every statement here stands alone (the claim is one statement), so no
+                # BEGIN/COMMIT round trips. SQLite keeps transactions (BEGIN IMMEDIATE).
+                connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+            self.connection = connection
+        return self.connection
+
+    def deliver_due(self, limit: int = BATCH) -> tuple[int, int]:
+        """Send one batch of due messages. Returns (sent, failed)."""
+        from petition.database import writing
+
+        claim, done, failed_statement = self.statements
+        with writing():
+            conn = self._conn()
+            now = utcnow()
+            try:
+                rows = conn.execute(claim, {"now": now, "lease": now + LEASE, "limit": limit}).all()
+                conn.commit()
+            except Exception:
+                self.close_database()
+                raise
+        if not rows:
+            return 0, 0
+        default_sender = self.config.MAIL_DEFAULT_SENDER
+        batch, failures = [], {}
+        for row_id, payload_enc, _attempts in sorted(rows):
+            try:
+                batch.append(render(Message(**json.loads(decrypt(payload_enc))), default_sender, row_id))
+            except Exception as exc:  # a key removed too early, a malformed row: retried later
+                failures[row_id] = f"build: {exc.__class__.__name__}"
+        results = self.backend.send_batch(batch) if batch else {}
+        results.update(failures)
+        sent = [row_id for row_id, error in results.items() if error is None]
+        now = utcnow()
+        retry = []
+        for row_id, _payload, attempts in rows:
+            error = results.get(row_id, "not attempted")
+            if error is not None:
+                retry.append({"row_id": row_id, "attempts": attempts + 1, "next_at": now + backoff(attempts + 1),
+                              "error": redact(error)[:300]})
+        with writing():
+            conn = self._conn()
+            try:
+                if sent:
+                    conn.execute(done, {"ids": sent})
+                if retry:
+                    conn.execute(failed_statement, retry)
+                conn.commit()
+            except Exception:
+                self.close_database()
+                raise
+        if retry:
+            log.warning("outbox: %d sent, %d failed and rescheduled", len(sent), len(retry))
+        return len(sent), len(retry)
+
+    def idle(self) -> None:
+        self.backend.close_if_idle()
+
+    def close_database(self) -> None:
+        if self.connection is not None:
+            try:
+                self.connection.close()
+            except Exception:  # already broken: nothing to give back
+                pass
+            self.connection = None
+
+    def close(self) -> None:
+        self.backend.close()
+        self.close_database()
+
+
+def deliver_due(limit: int = BATCH) -> tuple[int, int]:
+    """Send one batch of due messages over a connection of its own. Returns (sent, failed)."""
+    sender = Sender()
+    try:
+        return sender.deliver_due(limit)
+    finally:
+        sender.close()
 
 
 def drain(max_rounds: int = 10_000) -> tuple[int, int]:
     """Send everything due now, in batches. Returns totals (sent, failed)."""
     total_sent = total_failed = 0
-    for _ in range(max_rounds):
-        sent, failed = deliver_due()
-        total_sent += sent
-        total_failed += failed
-        if sent + failed == 0 or sent == 0:
-            break
+    sender = Sender()
+    try:
+        for _ in range(max_rounds):
+            sent, failed = sender.deliver_due()
+            total_sent += sent
+            total_failed += failed
+            if sent + failed == 0 or sent == 0:
+                break
+    finally:
+        sender.close()
     return total_sent, total_failed
 
 
 def work(stop: threading.Event, idle_seconds: float = 1.0) -> None:
     """Run until stop is set: send as soon as woken, otherwise poll every idle_seconds."""
-    while not stop.is_set():
-        try:
-            sent, _failed = deliver_due()
-        except Exception:  # the database went away: keep the sender alive and retry
-            log.exception("outbox sender error")
-            db.session.rollback()
-            sent = 0
-        finally:
-            db.session.remove()
-        if sent == 0:
-            wait_for_work(idle_seconds)
+    sender = Sender()
+    try:
+        while not stop.is_set():
+            try:
+                sent, failed = sender.deliver_due()
+            except Exception:  # the database went away: keep the sender alive and retry
+                log.exception("outbox sender error")
+                sender.close_database()
+                sent = failed = 0
+            # A full batch means more may be due: go on at once. Otherwise (or when nothing
+            # could be sent: the SMTP server is down) wait to be woken or for the next poll.
+            if sent == 0 or sent + failed < BATCH:
+                sender.idle()
+                wait_for_work(idle_seconds)
+    finally:
+        sender.close()
+        db.session.remove()
 
 
 class InProcessWorkers:
