@@ -10,11 +10,12 @@ HEAD) keep deferred transactions so page views never wait for a writer.
 """
 from __future__ import annotations
 
+import time
 from contextlib import contextmanager
 from contextvars import ContextVar
 
 from flask import Flask, request
-from sqlalchemy import event
+from sqlalchemy import event, exc
 
 from petition.extensions import db
 
@@ -32,6 +33,36 @@ def writing():
         _writing_request.reset(token)
 
 
+IDLE_BEFORE_PING_SECONDS = 10.0
+
+
+def ping_idle_connections(engine, idle_seconds: float = IDLE_BEFORE_PING_SECONDS) -> None:
+    """Check a pooled connection before use only if it sat idle for a while.
+
+    A connection idle in the pool is the one a database restart or a proxy's idle
+    timeout may have closed; one used a moment ago is alive. SQLAlchemy's pool_pre_ping
+    would ping on every checkout: a round trip per request, paid most under a surge,
+    when no connection is ever idle. A dead connection is replaced before the request
+    sees it (the pool retries on DisconnectionError)."""
+
+    @event.listens_for(engine, "checkin")
+    def _checkin(_dbapi_connection, record):
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_connection, record, _proxy):
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < idle_seconds:
+            return
+        try:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("SELECT 1")
+            cursor.close()
+            dbapi_connection.rollback()
+        except Exception as error:  # noqa: BLE001  any failure: throw this connection away
+            raise exc.DisconnectionError() from error
+
+
 def init_app(app: Flask) -> None:
     @app.teardown_request
     def _end_transaction(_exc):
@@ -43,6 +74,7 @@ def init_app(app: Flask) -> None:
     with app.app_context():
         engine = db.engine
     if engine.dialect.name != "sqlite":
+        ping_idle_connections(engine)
         return
 
     @event.listens_for(engine, "connect")
