@@ -4,7 +4,7 @@ from flask import Blueprint, abort, make_response, redirect, render_template, re
 from flask_babel import get_locale
 from flask_wtf.csrf import generate_csrf
 
-from petition import tokens
+from petition import countries, tokens
 from petition.extensions import db
 from petition.letters import services as letters
 from petition.letters.models import Letter
@@ -49,6 +49,54 @@ def _blank_form_page(row, letter, text, lang: str) -> str:
     return page_cache.fill(key, render, csrf=generate_csrf(), stamp=issue_stamp())
 
 
+def _confirm_form(sig) -> ConfirmForm:
+    """The confirm form, offering only choices that show as much as before, or less."""
+    form = ConfirmForm()
+    _visibility_choices(form.public_visibility, services.PUBLIC_ORDER, sig.public_visibility, PUBLIC_VISIBILITY_CHOICES)
+    _visibility_choices(form.bundle_visibility, services.BUNDLE_ORDER, sig.bundle_visibility, BUNDLE_VISIBILITY_CHOICES)
+    return form
+
+
+def _shown(preview: dict) -> dict:
+    """The confirm page's preview with the country's name in the page's language."""
+    code = preview["country"]
+    return preview | {"country_name": countries.name(code, str(get_locale())) if code != countries.UNKNOWN else None}
+
+
+def _confirm_page(row, letter, text, sig, token: str) -> str:
+    """The confirm page as first shown. Apart from the signer's own details and link it
+    depends only on the letter and the signer's current choices, so it comes from the
+    page cache with the details filled in."""
+    preview = _shown(services.preview(sig))
+    values = {"csrf": generate_csrf(), "token": token, "full": preview["full"], "initials": preview["initials"]}
+    if preview["affiliation"]:
+        values["affiliation"] = preview["affiliation"]
+    if preview["country_name"]:
+        values["country"] = preview["country_name"]
+
+    def render(csrf: str, token: str, full: str, initials: str, affiliation: str | None = None, country: str | None = None) -> str:
+        form = _confirm_form(sig)
+        form.public_visibility.data = sig.public_visibility
+        form.bundle_visibility.data = sig.bundle_visibility
+        form.updates.data = sig.updates_opt_in
+        form.version.data = text.version_hash
+        form.csrf_token.current_token = csrf
+        shown = {"full": full, "initials": initials, "bundle_full": full, "bundle_initials": initials,
+                 "affiliation": affiliation, "country": preview["country"], "country_name": country}
+        # The link's token is in the form's action and the language switcher, which
+        # both read it from the request's view arguments.
+        real_token = request.view_args["token"]
+        request.view_args["token"] = token
+        try:
+            return render_template("signing/confirm.html", row=row, letter=letter, text=text, form=form, sig=sig, preview=shown)
+        finally:
+            request.view_args["token"] = real_token
+
+    key = ("signing.confirm", str(get_locale()), row, text.version_hash, id(letter), sig.public_visibility,
+           sig.bundle_visibility, sig.updates_opt_in, tuple(values))
+    return page_cache.fill(key, render, **values)
+
+
 def make_blueprint() -> Blueprint:
     bp = Blueprint("signing", __name__)
 
@@ -62,7 +110,7 @@ def make_blueprint() -> Blueprint:
         if not signable:
             status = 409 if request.method == "POST" else 200
             return render_template("signing/sign.html", row=row, letter=letter, text=text, form=None, signable=False), status
-        if request.method == "GET":
+        if request.method != "POST":  # GET, HEAD
             return _blank_form_page(row, letter, text, lang)
         form = SignForm(lang=lang)
         if request.method == "POST":
@@ -113,12 +161,12 @@ def make_blueprint() -> Blueprint:
         row = letters.public_row_by_id(sig.letter_id)
         letter = letters.loaded(row.slug)
         text = letter.text_for(sig.lang)
-        form = ConfirmForm()
-        _visibility_choices(form.public_visibility, services.PUBLIC_ORDER, sig.public_visibility, PUBLIC_VISIBILITY_CHOICES)
-        _visibility_choices(form.bundle_visibility, services.BUNDLE_ORDER, sig.bundle_visibility, BUNDLE_VISIBILITY_CHOICES)
         if not letters.is_signable(row):
             return render_template("signing/sign.html", row=row, letter=letter, text=text, form=None, signable=False), 409
-        if request.method == "POST" and form.validate_on_submit():
+        if request.method != "POST":  # GET, HEAD
+            return _confirm_page(row, letter, text, sig, token)
+        form = _confirm_form(sig)
+        if form.validate_on_submit():
             try:
                 services.confirm(
                     db.session, token,
@@ -132,14 +180,8 @@ def make_blueprint() -> Blueprint:
                 return render_template("signing/link_invalid.html"), 404
             db.session.commit()
             return redirect(url_for("signing.confirmed", slug=row.slug), code=303)
-        if request.method == "GET":
-            form.public_visibility.data = sig.public_visibility
-            form.bundle_visibility.data = sig.bundle_visibility
-            form.updates.data = sig.updates_opt_in
-            form.version.data = text.version_hash
-        preview = services.preview(sig)
-        status = 400 if request.method == "POST" else 200
-        return render_template("signing/confirm.html", row=row, letter=letter, text=text, form=form, sig=sig, preview=preview), status
+        preview = _shown(services.preview(sig))
+        return render_template("signing/confirm.html", row=row, letter=letter, text=text, form=form, sig=sig, preview=preview), 400
 
     @bp.get("/<lang>/letters/<slug>/confirmed")
     def confirmed(slug: str):

@@ -86,3 +86,42 @@ def test_values_are_escaped(app):
     with app.test_request_context():
         page = page_cache.fill("escape", lambda value: f'<input value="{value}">', value='"><script>')
     assert page == '<input value="&#34;&gt;&lt;script&gt;">'
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_confirm_pages_share_a_frame_but_show_each_signer_their_own_details(bare_app, lang):
+    """Two signers with the same choices get the same cached page with their own name,
+    initials, affiliation, country and link, never the other's."""
+    app = bare_app
+    people = [
+        ("نور <b>الهدى</b> & خليل", "nour@example.org", "Reporter \"A\"", "LB"),
+        ("Amal O'Haddad", "amal@example.org", "", "ZZ"),
+    ]
+    pages, paths = [], []
+    for name, email, affiliation, country in people:
+        visitor = app.test_client()
+        assert sign_letter(visitor, lang=lang, name=name, email=email, affiliation=affiliation, country=country,
+                           public_visibility="full", bundle_visibility="named").status_code == 303
+        message = outbox_messages(app)[-1]
+        path = re.search(r"https?://[^/\s]+(/[a-z]{2}/confirm/[^\s\"<]+)", message.text).group(1)
+        page = visitor.get(path)
+        assert page.status_code == 200
+        pages.append(page.text)
+        paths.append(path)
+    first, second = pages
+    token_1, token_2 = (p.rsplit("/", 1)[1] for p in paths)
+    assert "pagecache-" not in first + second
+    assert "نور &lt;b&gt;الهدى&lt;/b&gt; &amp; خليل" in first and "Reporter &#34;A&#34;" in first
+    assert "Amal O&#39;Haddad" in second and "A. O." in second
+    assert "Amal" not in first and "نور" not in second and "Reporter" not in second
+    assert f'action="/{lang}/confirm/{token_1}"' in first and token_2 not in first
+    assert f'action="/{lang}/confirm/{token_2}"' in second and token_1 not in second
+    assert f'href="/ar/confirm/{token_2}"' in second  # the language switcher keeps the link
+    with app.test_request_context(f"/{lang}/"):
+        from petition import countries
+        assert countries.name("LB", lang) in first
+    # And the page still confirms.
+    visitor = app.test_client()
+    again = visitor.get(paths[1])
+    data = form_values(again.text) | {"public_visibility": "initials", "bundle_visibility": "counted"}
+    assert visitor.post(paths[1], data=data).status_code == 303
