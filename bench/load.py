@@ -3,15 +3,19 @@
     .venv/bin/python bench/load.py                  # PostgreSQL (a throwaway database)
     .venv/bin/python bench/load.py --sqlite         # the embedded database instead
     .venv/bin/python bench/load.py --duration 30 --users 48 --signatures 1000000
+    .venv/bin/python bench/load.py --only signatures --client aiohttp --sink aiosmtpd   # the old tools
 
 What runs, each in its own process(es):
   * gunicorn with deploy/gunicorn.conf.py serving wsgi:app on 127.0.0.1, in production
     mode, on a database created for this run (bench_<random> on the local PostgreSQL,
     dropped at the end) and, when Redis answers, with the rate limiter's storage in Redis
     (limits raised so the benchmark is not refused, but every check still runs);
-  * `flask --app wsgi outbox work` sender(s) delivering to
-  * an aiosmtpd SMTP sink, which hands each confirmation link to
-  * the load generator (asyncio + aiohttp, keep-alive, bounded concurrency and duration).
+  * `flask --app wsgi outbox work --idle 0.05` sender(s) delivering to
+  * an SMTP sink (bench/smtp_sink.py: a minimal asyncio SMTP server, or aiosmtpd with
+    --sink aiosmtpd), which hands each confirmation link to
+  * the load generator (asyncio and bench/http_client.py: one connection per virtual
+    user, kept alive as long as gunicorn allows; or aiohttp with --client aiohttp;
+    bounded concurrency and duration).
 
 Scenarios, in order:
   baseline        GET /healthz (a SELECT 1 and a Redis PING): what the stack can do at all;
@@ -24,6 +28,14 @@ Scenarios, in order:
 Then a check: every confirmed address is in the database once, confirmed, and the
 sharded counters add up to the number of confirmed rows.
 
+Where the CPU goes: during each measured window the benchmark reads utime + stime of
+every process involved from /proc (bench/cpu.py) and adds to the scenario's line
+"cpu_ms_per_unit", CPU milliseconds per complete signature (signatures) or per request
+(pages) for gunicorn (master and workers), postgres, redis, sender, smtp_sink,
+load_generator, bench (this process) and their total, and "cpu_busy", the fraction of
+all the machine's cores busy in the window (anything else running shows there, and in
+"cpu_busy" being above "cpu_busy_stack").
+
 Targets (issue "production at scale"): >= 150 complete signatures/s with request p99
 < 250 ms and no errors or lost signatures; the 1M page at >= 80 % of the empty page's rate.
 """
@@ -34,7 +46,6 @@ import asyncio
 import json
 import multiprocessing as mp
 import os
-import queue
 import re
 import secrets
 import shutil
@@ -43,13 +54,13 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
 BIN = Path(sys.executable).parent
 SURGE_LETTER = "secure-our-socials"
 BIG_LETTER = "protect-women-hrds"
@@ -57,7 +68,6 @@ UNLIMITED = "1000000/minute"
 
 HIDDEN_RE = re.compile(r'<input\b[^>]*\btype="hidden"[^>]*>')
 ATTR_RE = re.compile(r'\b(name|value)="([^"]*)"')
-CONFIRM_RE = re.compile(rb"https?://[^/\s]+(/[a-z]{2}/confirm/[A-Za-z0-9_\-.]+)")
 
 
 def free_port() -> int:
@@ -83,38 +93,6 @@ def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, int(round(p / 100 * len(ordered) + 0.5)) - 1))
     return ordered[index]
-
-
-# ---- the SMTP sink (its own process) -------------------------------------------------
-
-def smtp_sink(port: int, links: mp.Queue, ready: mp.Event, stop: mp.Event) -> None:
-    """Accept every message; pass (recipient, confirm path) to the load generator."""
-    from email import message_from_bytes, policy
-
-    from aiosmtpd.controller import Controller
-
-    class Handler:
-        async def handle_DATA(self, server, session, envelope):
-            content = envelope.content if isinstance(envelope.content, bytes) else envelope.content.encode()
-            if b"quoted-printable" in content:
-                import quopri
-
-                content = quopri.decodestring(content)
-            match = CONFIRM_RE.search(content)
-            if match is None:  # base64 body (non-Latin text): parse it properly
-                message = message_from_bytes(content, policy=policy.default)
-                body = message.get_body(("plain",))
-                match = CONFIRM_RE.search(body.get_content().encode() if body else b"")
-            path = match.group(1).decode() if match else ""
-            for rcpt in envelope.rcpt_tos:
-                links.put((rcpt.lower(), path))
-            return "250 OK"
-
-    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
-    controller.start()
-    ready.set()
-    stop.wait()
-    controller.stop()
 
 
 # ---- the load generator (its own process) --------------------------------------------
@@ -143,60 +121,130 @@ def _cookie_header(jar: dict[str, str]) -> str:
     return "; ".join(f"{k}={v}" for k, v in jar.items())
 
 
-def _keep_cookies(jar: dict[str, str], response) -> None:
+def _keep_cookies(jar: dict[str, str], set_cookies: list[str]) -> None:
     # Production cookies are Secure and __Host- prefixed; over plain http on 127.0.0.1 a
     # browser would drop them, so the generator keeps them by hand.
-    for value in response.headers.getall("Set-Cookie", []):
+    for value in set_cookies:
         name, _, rest = value.partition("=")
         jar[name.strip()] = rest.split(";", 1)[0]
 
 
-async def _request(session, stats: Stats, kind: str, method: str, url: str, jar: dict[str, str],
+class LeanHTTP:
+    """bench/http_client.py: one connection per virtual user, reopened when the server closes it."""
+
+    def __init__(self, base: str, users: int):
+        from urllib.parse import urlsplit
+
+        url = urlsplit(base)
+        self.host, self.port = url.hostname, url.port
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc):
+        pass
+
+    def user(self):
+        from http_client import Client
+
+        return Client(self.host, self.port, timeout=30)
+
+    async def fetch(self, user, method: str, path: str, headers: dict, form: dict | None):
+        response = await user.request(method, path, headers=headers, form=form)
+        return response.status, response.header_all("set-cookie"), response.text()
+
+    def done(self, user) -> None:
+        user.close()
+
+
+class AiohttpHTTP:
+    """aiohttp, one session and connection pool for all virtual users (--client aiohttp)."""
+
+    def __init__(self, base: str, users: int):
+        self.base, self.users = base, users
+
+    async def __aenter__(self):
+        import aiohttp
+
+        self.session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=self.users, force_close=False),
+            timeout=aiohttp.ClientTimeout(total=30), cookie_jar=aiohttp.DummyCookieJar())
+        return self
+
+    async def __aexit__(self, *exc):
+        await self.session.close()
+
+    def user(self):
+        return None
+
+    async def fetch(self, user, method: str, path: str, headers: dict, form: dict | None):
+        async with self.session.request(method, self.base + path, data=form, headers=headers,
+                                        allow_redirects=False) as response:
+            body = await response.text()
+            return response.status, response.headers.getall("Set-Cookie", []), body
+
+    def done(self, user) -> None:
+        pass
+
+
+CLIENTS = {"lean": LeanHTTP, "aiohttp": AiohttpHTTP}
+
+
+async def _request(http, user, stats: Stats, kind: str, method: str, path: str, jar: dict[str, str],
                    expect: int, data: dict | None = None) -> str | None:
     headers = {"Cookie": _cookie_header(jar)} if jar else {}
     started = time.perf_counter()
     try:
-        async with session.request(method, url, data=data, headers=headers, allow_redirects=False) as response:
-            body = await response.text()
-            _keep_cookies(jar, response)
-            ok = response.status == expect
-            stats.record(kind, time.perf_counter() - started, ok, f"{kind}:{response.status}")
-            return body if ok else None
+        status, set_cookies, body = await http.fetch(user, method, path, headers, data)
+        _keep_cookies(jar, set_cookies)
+        ok = status == expect
+        stats.record(kind, time.perf_counter() - started, ok, f"{kind}:{status}")
+        return body if ok else None
     except Exception as exc:  # connection refused, reset, timeout: an error, counted
         stats.record(kind, time.perf_counter() - started, False, f"{kind}:{exc.__class__.__name__}")
         return None
 
 
-async def _pages(base: str, path: str, users: int, duration: float, warmup: float) -> dict:
-    import aiohttp
-
+async def _pages(base: str, path: str, users: int, duration: float, warmup: float, client: str, window) -> dict:
     stats = Stats()
-    connector = aiohttp.TCPConnector(limit=users, force_close=False)
-    timeout = aiohttp.ClientTimeout(total=30)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout,
-                                     cookie_jar=aiohttp.DummyCookieJar()) as session:
-        async def user(stop_at: float, into: Stats):
+    async with CLIENTS[client](base, users) as http:
+        async def user(stop_at: float, into: Stats, agent):
             jar: dict[str, str] = {}
             while time.perf_counter() < stop_at:
-                await _request(session, into, "page", "GET", base + path, jar, 200)
+                await _request(http, agent, into, "page", "GET", path, jar, 200)
 
-        await asyncio.gather(*(user(time.perf_counter() + warmup, Stats()) for _ in range(users)))
+        agents = [http.user() for _ in range(users)]
+        await asyncio.gather(*(user(time.perf_counter() + warmup, Stats(), agent) for agent in agents))
+        window[0].set()
         started = time.perf_counter()
-        await asyncio.gather(*(user(started + duration, stats) for _ in range(users)))
+        await asyncio.gather(*(user(started + duration, stats, agent) for agent in agents))
         elapsed = time.perf_counter() - started
+        window[1].set()
+        for agent in agents:
+            http.done(agent)
     return {"elapsed": elapsed, "requests": stats.requests, "errors": stats.errors,
             "error_kinds": stats.error_kinds, "latencies": stats.latencies}
 
 
-async def _signatures(base: str, users: int, duration: float, links: mp.Queue, run: str,
-                      mail_timeout: float, lang: str) -> dict:
-    import aiohttp
+class _Feed(asyncio.Protocol):
+    """The sink's lines "recipient<TAB>path\\n", handed to deliver() as they come."""
 
+    def __init__(self, deliver):
+        self.deliver = deliver
+        self.buffer = b""
+
+    def data_received(self, data: bytes) -> None:
+        *lines, self.buffer = (self.buffer + data).split(b"\n")
+        for line in lines:
+            address, _, path = line.partition(b"\t")
+            self.deliver(address.decode(), path.decode())
+
+
+async def _signatures(base: str, users: int, duration: float, feed_port: int, run: str,
+                      mail_timeout: float, lang: str, client: str, window) -> dict:
     loop = asyncio.get_running_loop()
     waiting: dict[str, asyncio.Future] = {}
     arrived: dict[str, str] = {}
-    lock = threading.Lock()
-    stop_reader = threading.Event()
 
     def deliver(address: str, path: str) -> None:
         future = waiting.pop(address, None)
@@ -205,32 +253,20 @@ async def _signatures(base: str, users: int, duration: float, links: mp.Queue, r
         else:
             arrived[address] = path
 
-    def reader() -> None:
-        while not stop_reader.is_set():
-            try:
-                address, path = links.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            loop.call_soon_threadsafe(deliver, address, path)
-
-    thread = threading.Thread(target=reader, daemon=True)
-    thread.start()
+    feed, _ = await loop.create_connection(lambda: _Feed(deliver), "127.0.0.1", feed_port)
 
     stats = Stats()
     signed: list[str] = []
     confirmed: list[str] = []
     lost: list[str] = []
     counter = iter(range(10**9))
-    connector = aiohttp.TCPConnector(limit=users * 2, force_close=False)
-    timeout = aiohttp.ClientTimeout(total=30)
-    sign_url = f"{base}/{lang}/letters/{SURGE_LETTER}/sign"
+    sign_path = f"/{lang}/letters/{SURGE_LETTER}/sign"
 
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout,
-                                     cookie_jar=aiohttp.DummyCookieJar()) as session:
-        async def one_signature() -> bool:
+    async with CLIENTS[client](base, users * 2) as http:
+        async def one_signature(agent) -> bool:
             jar: dict[str, str] = {}
             email = f"bench-{run}-{next(counter):07d}@example.org"
-            html = await _request(session, stats, "sign_form", "GET", sign_url, jar, 200)
+            html = await _request(http, agent, stats, "sign_form", "GET", sign_path, jar, 200)
             if html is None:
                 return False
             data = hidden_fields(html)
@@ -240,7 +276,7 @@ async def _signatures(base: str, users: int, duration: float, links: mp.Queue, r
             waiting[email] = future
             if email in arrived:
                 future.set_result(arrived.pop(email))
-            if await _request(session, stats, "sign_post", "POST", sign_url, jar, 303, data) is None:
+            if await _request(http, agent, stats, "sign_post", "POST", sign_path, jar, 303, data) is None:
                 waiting.pop(email, None)
                 return False
             signed.append(email)
@@ -254,46 +290,77 @@ async def _signatures(base: str, users: int, duration: float, links: mp.Queue, r
             if not path:
                 stats.error("mail:no-link")
                 return False
-            page = await _request(session, stats, "confirm_page", "GET", base + path, jar, 200)
+            page = await _request(http, agent, stats, "confirm_page", "GET", path, jar, 200)
             if page is None:
                 return False
             data = hidden_fields(page)
             data.update(public_visibility="initials", bundle_visibility="counted")
-            if await _request(session, stats, "confirm_post", "POST", base + path, jar, 303, data) is None:
+            if await _request(http, agent, stats, "confirm_post", "POST", path, jar, 303, data) is None:
                 return False
             confirmed.append(email)
             return True
 
         async def user(stop_at: float):
+            agent = http.user()
             while time.perf_counter() < stop_at:
-                await one_signature()
+                await one_signature(agent)
+            http.done(agent)
 
+        window[0].set()
         started = time.perf_counter()
         await asyncio.gather(*(user(started + duration) for _ in range(users)))
         elapsed = time.perf_counter() - started
+        window[1].set()
 
-    stop_reader.set()
-    thread.join(timeout=2)
+    feed.close()
     return {"elapsed": elapsed, "requests": stats.requests, "errors": stats.errors,
             "error_kinds": stats.error_kinds, "latencies": stats.latencies,
             "by_kind": {k: [percentile(v, 50), percentile(v, 99)] for k, v in stats.by_kind.items()},
             "signed": signed, "confirmed": confirmed, "lost": lost}
 
 
-def load_process(kind: str, kwargs: dict, results: mp.Queue, links: mp.Queue | None) -> None:
-    if kind == "pages":
-        result = asyncio.run(_pages(**kwargs))
+def load_process(kind: str, kwargs: dict, results: mp.Queue, window, profile: str | None = None) -> None:
+    scenario = _pages if kind == "pages" else _signatures
+    if profile:  # --profile-load: where the load generator's own CPU goes
+        import cProfile
+
+        profiler = cProfile.Profile()
+        result = profiler.runcall(asyncio.run, scenario(window=window, **kwargs))
+        profiler.dump_stats(f"{profile}.{kind}")
     else:
-        result = asyncio.run(_signatures(links=links, **kwargs))
+        result = asyncio.run(scenario(window=window, **kwargs))
     results.put(result)
 
 
-def drive(ctx, kind: str, links: mp.Queue | None = None, **kwargs) -> dict:
+def drive(stack: "Stack", kind: str, **kwargs) -> dict:
+    """Run one scenario in a load process; measure the CPU of everything during its window."""
+    from cpu import CpuSampler
+
+    ctx = stack.ctx
     results = ctx.Queue()
-    process = ctx.Process(target=load_process, args=(kind, kwargs, results, links), name=f"load-{kind}")
+    window = (ctx.Event(), ctx.Event())
+    kwargs["client"] = stack.args.client
+    process = ctx.Process(target=load_process, args=(kind, kwargs, results, window, stack.args.profile_load),
+                          name=f"load-{kind}")
     process.start()
+    sampler = None
+    while not window[0].wait(0.5):
+        if not process.is_alive():
+            raise SystemExit(f"the load process for {kind} died")
+    sampler = CpuSampler({
+        "gunicorn": [stack.gunicorn.pid],
+        "sender": [p.pid for p in stack.senders],
+        "smtp_sink": [stack.sink.pid],
+        "load_generator": [process.pid],
+        "bench": [os.getpid()],
+    }).start()
+    while not window[1].wait(0.5):
+        if not process.is_alive():
+            raise SystemExit(f"the load process for {kind} died")
+    cpu = sampler.stop()
     result = results.get()
     process.join()
+    result["cpu"] = cpu
     return result
 
 
@@ -306,9 +373,9 @@ class Stack:
         self.tmp = Path(tempfile.mkdtemp(prefix="petition-bench-"))
         self.processes: list[subprocess.Popen] = []
         self.ctx = mp.get_context("spawn")
-        self.links = self.ctx.Queue()
-        self.sink_stop = self.ctx.Event()
-        self.sink: mp.Process | None = None
+        self.sink = None
+        self.gunicorn: subprocess.Popen | None = None
+        self.senders: list[subprocess.Popen] = []
         self.database_name: str | None = None
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
@@ -390,19 +457,18 @@ class Stack:
         return done.stdout
 
     def __enter__(self):
-        smtp_port = free_port()
-        ready = self.ctx.Event()
-        self.sink = self.ctx.Process(target=smtp_sink, args=(smtp_port, self.links, ready, self.sink_stop), name="smtp-sink")
-        self.sink.start()
-        ready.wait(10)
+        from smtp_sink import start_sink
+
+        self.sink = start_sink(self.ctx, self.args.sink)
         database_url = self.create_database()
-        self.environ = self.env(database_url, self.redis_url(), smtp_port)
+        self.environ = self.env(database_url, self.redis_url(), self.sink.port)
         self.flask("db", "upgrade")
         self.flask("letters", "sync")
-        self.start([str(BIN / "gunicorn"), "--config", str(ROOT / "deploy" / "gunicorn.conf.py"), "wsgi:app"], "gunicorn")
+        self.gunicorn = self.start([str(BIN / "gunicorn"), "--config", str(ROOT / "deploy" / "gunicorn.conf.py"),
+                                    "wsgi:app"], "gunicorn")
         for i in range(self.args.senders):
-            self.start([str(BIN / "flask"), "--app", "wsgi", "outbox", "work", "--idle", str(self.args.sender_idle)],
-                       f"sender-{i}")
+            self.senders.append(self.start([str(BIN / "flask"), "--app", "wsgi", "outbox", "work", "--idle",
+                                            str(self.args.sender_idle)], f"sender-{i}"))
         self.wait_until_up()
         return self
 
@@ -426,9 +492,8 @@ class Stack:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 process.kill()
-        self.sink_stop.set()
         if self.sink:
-            self.sink.join(timeout=5)
+            self.sink.stop()
         self.drop_database()
         if not self.args.keep_logs:
             shutil.rmtree(self.tmp, ignore_errors=True)
@@ -447,7 +512,22 @@ class Stack:
 
 # ---- scenarios and report -------------------------------------------------------------
 
-def summarise(name: str, result: dict, extra: dict | None = None) -> dict:
+GROUPS = ("gunicorn", "postgres", "redis", "sender", "smtp_sink", "load_generator", "bench")
+
+
+def cpu_fields(cpu: dict, units: int, unit: str) -> dict:
+    """CPU milliseconds per unit of work by group of processes, and how busy the cores were."""
+    from cpu import CPUS
+
+    per = {group: round(cpu["ms"].get(group, 0.0) / max(units, 1), 3) for group in GROUPS}
+    total = sum(cpu["ms"].values())
+    per["total"] = round(total / max(units, 1), 3)
+    return {"cpu_ms_per_unit": per, "cpu_unit": unit, "cpu_busy": round(cpu["busy"], 3),
+            "cpu_busy_stack": round(total / (cpu["seconds"] * 1000 * CPUS), 3)}
+
+
+def summarise(name: str, result: dict, extra: dict | None = None, units: int | None = None,
+              unit: str = "request") -> dict:
     latencies = result["latencies"]
     line = {
         "scenario": name,
@@ -461,6 +541,8 @@ def summarise(name: str, result: dict, extra: dict | None = None) -> dict:
     if result.get("error_kinds"):
         line["error_kinds"] = result["error_kinds"]
     line.update(extra or {})
+    if result.get("cpu"):
+        line.update(cpu_fields(result["cpu"], result["requests"] if units is None else units, unit))
     print(json.dumps(line, ensure_ascii=False), flush=True)
     return line
 
@@ -552,10 +634,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=int(os.environ.get("GUNICORN_WORKERS", 3)))
     parser.add_argument("--threads", type=int, default=int(os.environ.get("GUNICORN_THREADS", 4)))
     parser.add_argument("--senders", type=int, default=1, help="`flask outbox work` processes")
-    parser.add_argument("--sender-idle", type=float, default=0.1, help="senders' poll interval when idle")
+    parser.add_argument("--sender-idle", type=float, default=0.05,
+                        help="senders' poll interval when idle, seconds (default 0.05: mail waits 25 ms on average)")
+    parser.add_argument("--client", choices=sorted(CLIENTS), default="lean",
+                        help="the load generator's HTTP client (default lean: bench/http_client.py)")
+    parser.add_argument("--sink", choices=["lean", "aiosmtpd"], default="lean",
+                        help="the SMTP sink (default lean: bench/smtp_sink.py)")
     parser.add_argument("--mail-timeout", type=float, default=30.0)
     parser.add_argument("--lang", default="en", help="language of the signing pages (default en)")
     parser.add_argument("--only", choices=["baseline", "pages", "signatures"], help="run one part only")
+    parser.add_argument("--profile-load", metavar="PATH",
+                        help="run the load generator under cProfile, stats to PATH.<scenario kind>")
     parser.add_argument("--keep-database", action="store_true")
     parser.add_argument("--keep-logs", action="store_true")
     args = parser.parse_args(argv)
@@ -564,14 +653,15 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"scenario": "setup", "database": "sqlite" if args.sqlite else "postgresql",
                           "redis": stack.environ["RATELIMIT_STORAGE_URI"].startswith("redis"),
                           "workers": args.workers, "threads": args.threads, "senders": args.senders,
+                          "sender_idle": args.sender_idle, "client": args.client, "sink": args.sink,
                           "cpus": os.cpu_count()}), flush=True)
         ok = True
-        baseline = summarise("baseline", drive(stack.ctx, "pages", base=stack.base, path="/healthz",
+        baseline = summarise("baseline", drive(stack, "pages", base=stack.base, path="/healthz",
                                                 users=args.page_users, duration=args.duration, warmup=args.warmup))
         ratio = lambda line: round(line["rps"] / baseline["rps"], 3) if baseline["rps"] else None  # noqa: E731
         page_path = f"/en/letters/{BIG_LETTER}/"
         if args.only in (None, "signatures"):
-            surge = drive(stack.ctx, "signatures", links=stack.links, base=stack.base, users=args.users,
+            surge = drive(stack, "signatures", feed_port=stack.sink.feed_port, base=stack.base, users=args.users,
                           duration=args.duration, run=stack.run, mail_timeout=args.mail_timeout, lang=args.lang)
             complete = len(surge["confirmed"]) / surge["elapsed"]
             line = summarise("signatures", surge, {
@@ -580,7 +670,7 @@ def main(argv: list[str] | None = None) -> int:
                 "completed": len(surge["confirmed"]),
                 "lost": len(surge["lost"]),
                 "per_request_p50_p99_ms": {k: [round(v[0] * 1000, 1), round(v[1] * 1000, 1)] for k, v in surge["by_kind"].items()},
-            })
+            }, units=len(surge["confirmed"]), unit="signature")
             line["vs_baseline"] = ratio(line)
             target = complete >= 150 and line["p99_ms"] < 250 and line["errors"] == 0 and not surge["lost"]
             print(json.dumps({"scenario": "target_signatures", "complete_per_s": line["complete_per_s"],
@@ -590,12 +680,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.only in (None, "pages"):
             # Measured after the surge (which signs the other letter), so that the empty
             # and the full page are both measured on a warm server.
-            empty = drive(stack.ctx, "pages", base=stack.base, path=page_path, users=args.page_users,
+            empty = drive(stack, "pages", base=stack.base, path=page_path, users=args.page_users,
                           duration=args.duration, warmup=args.warmup)
             summarise("letter_page_0", empty, {"vs_baseline": round(empty["requests"] / empty["elapsed"] / baseline["rps"], 3)})
             seconds = seed(stack, BIG_LETTER, args.signatures)
             print(json.dumps({"scenario": "seed", "signatures": args.signatures, "seconds": round(seconds, 1)}), flush=True)
-            big = drive(stack.ctx, "pages", base=stack.base, path=page_path, users=args.page_users,
+            big = drive(stack, "pages", base=stack.base, path=page_path, users=args.page_users,
                         duration=args.duration, warmup=args.warmup)
             vs_empty = (big["requests"] / big["elapsed"]) / (empty["requests"] / empty["elapsed"])
             summarise("letter_page_1m", big, {"signatures": args.signatures, "vs_empty": round(vs_empty, 3),
