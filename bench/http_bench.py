@@ -33,7 +33,7 @@ PAGE = ("<!doctype html><html><body>" + "<p>Lorem ipsum dolor sit amet, consecte
         + "</body></html>\n").encode()
 
 
-def _server(port: int, ready, close_every: int = 100) -> None:
+def _server(port: int, ready, close_every: int = 100, delay: float = 0.0) -> None:
     async def main():
         loop = asyncio.get_running_loop()
 
@@ -66,13 +66,20 @@ def _server(port: int, ready, close_every: int = 100) -> None:
                     if head.split(" ", 2)[1] == "/chunked":
                         half = len(PAGE) // 2
                         body = b"%x\r\n%s\r\n%x\r\n%s\r\n0\r\n\r\n" % (half, PAGE[:half], len(PAGE) - half, PAGE[half:])
-                        self.transport.write(common + b"Transfer-Encoding: chunked\r\n\r\n" + body)
+                        response = common + b"Transfer-Encoding: chunked\r\n\r\n" + body
                     else:
-                        self.transport.write(common + b"Content-Length: %d\r\n\r\n" % len(PAGE) + PAGE)
+                        response = common + b"Content-Length: %d\r\n\r\n" % len(PAGE) + PAGE
                     self.idle.cancel()
-                    if close:
-                        self.transport.close()
-                        return
+                    if delay:
+                        loop.call_later(delay, self.respond, response, close)
+                    else:
+                        self.respond(response, close)
+
+            def respond(self, response: bytes, close: bool) -> None:
+                self.transport.write(response)
+                if close:
+                    self.transport.close()
+                else:
                     self.idle = loop.call_later(2, self.transport.close)
 
         server = await loop.create_server(Session, "127.0.0.1", port, backlog=512)
@@ -150,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--client", choices=["lean", "aiohttp", "both"], default="both")
     parser.add_argument("--users", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--delay-ms", type=float, default=0.0,
+                        help="the server answers after this delay, as a real one would (the client then sleeps between responses)")
     parser.add_argument("--close-every", type=int, default=100,
                         help="the server closes a connection after this many responses (1: gunicorn's sync workers)")
     args = parser.parse_args(argv)
@@ -159,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         port = probe.getsockname()[1]
     ctx = mp.get_context("spawn")
     ready = ctx.Event()
-    server = ctx.Process(target=_server, args=(port, ready, args.close_every), daemon=True)
+    server = ctx.Process(target=_server, args=(port, ready, args.close_every, args.delay_ms / 1000), daemon=True)
     server.start()
     ready.wait(10)
     try:
@@ -176,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
                               "client_cpu_ms_per_request": round((user + system) * 1000 / count, 4),
                               "of_which_kernel": round(system * 1000 / count, 4),
                               "server_cpu_ms_per_request": round(server_ms / count, 4),
-                              "close_every": args.close_every}), flush=True)
+                              "close_every": args.close_every, "delay_ms": args.delay_ms}), flush=True)
     finally:
         server.terminate()
         server.join(5)

@@ -436,6 +436,7 @@ class Stack:
             GUNICORN_BIND=f"127.0.0.1:{self.port}",
             GUNICORN_WORKERS=str(self.args.workers),
             GUNICORN_THREADS=str(self.args.threads),
+            **({"GUNICORN_WORKER_CLASS": self.args.worker_class} if self.args.worker_class else {}),
             GUNICORN_ACCESS_LOG="",  # no access log: it would be the benchmark's bottleneck
             GUNICORN_LOG_LEVEL="warning",
         )
@@ -633,6 +634,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--signatures", type=int, default=1_000_000, help="synthetic signatures on the big letter")
     parser.add_argument("--workers", type=int, default=int(os.environ.get("GUNICORN_WORKERS", 3)))
     parser.add_argument("--threads", type=int, default=int(os.environ.get("GUNICORN_THREADS", 4)))
+    parser.add_argument("--worker-class", default=os.environ.get("GUNICORN_WORKER_CLASS"),
+                        help="gunicorn worker class (default: deploy/gunicorn.conf.py's)")
     parser.add_argument("--senders", type=int, default=1, help="`flask outbox work` processes")
     parser.add_argument("--sender-idle", type=float, default=0.05,
                         help="senders' poll interval when idle, seconds (default 0.05: mail waits 25 ms on average)")
@@ -652,7 +655,8 @@ def main(argv: list[str] | None = None) -> int:
     with Stack(args) as stack:
         print(json.dumps({"scenario": "setup", "database": "sqlite" if args.sqlite else "postgresql",
                           "redis": stack.environ["RATELIMIT_STORAGE_URI"].startswith("redis"),
-                          "workers": args.workers, "threads": args.threads, "senders": args.senders,
+                          "workers": args.workers, "threads": args.threads, "worker_class": args.worker_class,
+                          "senders": args.senders,
                           "sender_idle": args.sender_idle, "client": args.client, "sink": args.sink,
                           "cpus": os.cpu_count()}), flush=True)
         ok = True
