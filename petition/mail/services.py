@@ -54,7 +54,7 @@ def build(template: str, *, to: str, lang: str, subject: str, sender: str | None
 def queue(session: Session, message: Message, *, purpose: str, letter_id: int | None = None) -> None:
     """Add the message to the outbox in the caller's transaction (one INSERT, no ORM
     object: nothing reads the row back before the sender claims it)."""
-    session.execute(insert(OutboxMessage).values(
+    session.execute(insert(OutboxMessage.__table__).values(
         payload_enc=encrypt(json.dumps(asdict(message), ensure_ascii=False)),
         purpose=purpose,
         letter_id=letter_id,

@@ -29,10 +29,11 @@ def ensure_shards(session: Session, letter_id: int) -> None:
 
 
 def add(session: Session, letter_id: int, signature_id: int, delta: int) -> None:
+    shards = SignatureCounter.__table__  # Core: the ORM's bulk UPDATE machinery is not needed here
     session.execute(
-        update(SignatureCounter)
-        .where(SignatureCounter.letter_id == letter_id, SignatureCounter.shard == signature_id % SignatureCounter.SHARDS)
-        .values(confirmed=SignatureCounter.confirmed + delta)
+        update(shards)
+        .where(shards.c.letter_id == letter_id, shards.c.shard == signature_id % SignatureCounter.SHARDS)
+        .values(confirmed=shards.c.confirmed + delta)
     )
     forget(letter_id)
 

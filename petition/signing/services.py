@@ -115,7 +115,7 @@ def sign(session: Session, letter_row: Letter, request: SignatureRequest) -> Non
     new_id = session.execute(
         _insert_ignoring_duplicates(session)
         .values(letter_id=letter_row.id, status="pending", email_hash=hashed, mail_day=today, mail_count=1, **pending)
-        .returning(Signature.id)
+        .returning(Signature.__table__.c.id)
     ).scalar()
     if new_id is not None:
         message = _build_mail(letter_row, new_id, "pending", request, confirm_nonce, manage_nonce, code)
@@ -143,7 +143,7 @@ def _insert_ignoring_duplicates(session: Session):
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    return insert(Signature).on_conflict_do_nothing(index_elements=["letter_id", "email_hash"])
+    return insert(Signature.__table__).on_conflict_do_nothing(index_elements=["letter_id", "email_hash"])
 
 
 def _pending_values(request: SignatureRequest, confirm_nonce_hash: str, manage_nonce_hash: str, code: str) -> dict:
@@ -243,17 +243,17 @@ def confirm(session: Session, token: str, *, public_visibility: str | None, bund
         public_affiliation = decrypt(sig.affiliation_enc) if sig.affiliation_enc else None
     elif public == "initials":
         public_name = initials(name)
+    signatures = Signature.__table__  # Core, not the ORM's bulk UPDATE: a third of the cost
     result = session.execute(
-        update(Signature)
-        .where(Signature.id == sig.id, Signature.status == "pending",
-               Signature.confirm_nonce_hash == sig.confirm_nonce_hash)
+        update(signatures)
+        .where(signatures.c.id == sig.id, signatures.c.status == "pending",
+               signatures.c.confirm_nonce_hash == sig.confirm_nonce_hash)
         .values(
             status="confirmed", confirmed_at=utcnow(), confirm_nonce_hash=None,
             public_visibility=public, bundle_visibility=bundle,
             updates_opt_in=sig.updates_opt_in and bool(updates_opt_in),
             version_hash=version, public_name=public_name, public_affiliation=public_affiliation,
         )
-        .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
         raise tokens.InvalidLink()
