@@ -26,6 +26,7 @@ import json
 import multiprocessing as mp
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -225,6 +226,7 @@ def main(argv: list[str] | None = None) -> int:
             worker.terminate()
             worker.wait(20)
         sink.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
         if database_name:
             import psycopg
 
