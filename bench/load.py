@@ -632,8 +632,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=48, help="concurrent signers in the surge (default 48)")
     parser.add_argument("--page-users", type=int, default=16, help="concurrent page viewers (default 16)")
     parser.add_argument("--signatures", type=int, default=1_000_000, help="synthetic signatures on the big letter")
-    parser.add_argument("--workers", type=int, default=int(os.environ.get("GUNICORN_WORKERS", 3)))
-    parser.add_argument("--threads", type=int, default=int(os.environ.get("GUNICORN_THREADS", 4)))
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("GUNICORN_WORKERS", 4)))
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("GUNICORN_THREADS", 1)),
+                        help="threads per worker (above 1, gunicorn uses gthread workers)")
     parser.add_argument("--worker-class", default=os.environ.get("GUNICORN_WORKER_CLASS"),
                         help="gunicorn worker class (default: deploy/gunicorn.conf.py's)")
     parser.add_argument("--senders", type=int, default=1, help="`flask outbox work` processes")

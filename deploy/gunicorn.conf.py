@@ -19,14 +19,17 @@ from gunicorn.glogging import Logger
 # (unix:/run/petition/web.sock). Never a public address: TLS and slow clients are nginx's.
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000").split(",")
 
-# Worker processes x threads. Requests spend much of their time waiting for PostgreSQL
-# and the rate limiter's Redis, so a few threads per process help; processes beat
-# threads for CPU-bound rendering (the GIL). On a small 2-core box that also runs
-# PostgreSQL, 3 x 4 measured best (bench/load.py); on a dedicated app server start at
-# (2 x cores) + 1 processes.
-workers = int(os.environ.get("GUNICORN_WORKERS", "3"))
-worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+# Sync workers: one request at a time per process, no threads. Behind nginx (which
+# buffers slow clients and does the keep-alive), this measured best by far on a small
+# box (bench/load.py, 2 cores shared with PostgreSQL, Redis and the sender): 4 sync
+# workers did ~100 complete signatures a second with p99 ~170 ms, where gthread 3 x 4 did
+# ~55 with p99 ~650 ms (the GIL hand-offs between threads and their wake-ups cost more
+# CPU than they saved in waiting). More processes than that only add switching on 2
+# cores; on a dedicated app server start at 2 x cores. GUNICORN_THREADS above 1 makes
+# gunicorn use gthread workers instead.
+workers = int(os.environ.get("GUNICORN_WORKERS", "4"))
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
+threads = int(os.environ.get("GUNICORN_THREADS", "1"))
 
 # Each worker holds at most `threads` database connections (SQLAlchemy's pool), so the
 # whole site needs workers x threads x servers connections: keep it under PostgreSQL's

@@ -27,8 +27,8 @@ def load_config(monkeypatch, **env) -> GunicornConfig:
 def test_settings(monkeypatch):
     cfg = load_config(monkeypatch)
     assert cfg.bind == ["127.0.0.1:8000"]  # never a public address by default
-    assert cfg.worker_class_str == "gthread"
-    assert cfg.workers >= 2 and cfg.threads >= 2
+    assert cfg.worker_class_str == "sync" and cfg.threads == 1  # threads > 1 would mean gthread
+    assert cfg.workers >= 2
     assert cfg.preload_app is False  # no database connection shared across a fork
     assert cfg.max_requests > 0 and cfg.max_requests_jitter > 0
     assert "%(h)s" not in cfg.access_log_format and "%(a)s" not in cfg.access_log_format
@@ -38,9 +38,9 @@ def test_settings(monkeypatch):
 
 def test_environment_overrides(monkeypatch):
     cfg = load_config(monkeypatch, GUNICORN_BIND="unix:/run/petition/web.sock", GUNICORN_WORKERS="5",
-                      GUNICORN_THREADS="8")
+                      GUNICORN_THREADS="8", GUNICORN_WORKER_CLASS="gthread")
     assert cfg.bind == ["unix:/run/petition/web.sock"]
-    assert (cfg.workers, cfg.threads) == (5, 8)
+    assert (cfg.workers, cfg.threads, cfg.worker_class_str) == (5, 8, "gthread")
 
 
 def test_wsgi_module_is_the_app_factory():
