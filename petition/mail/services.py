@@ -32,14 +32,27 @@ def _no_newlines(value: str) -> str:
 
 
 def build(template: str, *, to: str, lang: str, subject: str, sender: str | None = None,
-          headers: dict[str, str] | None = None, **context) -> Message:
-    """Render templates/mail/<template>.txt and .html in the recipient's language."""
-    from petition.i18n import text_direction
+          headers: dict[str, str] | None = None, fresh: dict[str, str] | None = None, **context) -> Message:
+    """Render templates/mail/<template>.txt and .html in the recipient's language.
 
-    with force_locale(lang):
-        context.update(lang=lang, lang_dir=text_direction(lang), subject=subject)
-        text = render_template(f"mail/{template}.txt", **context)
-        html = render_template(f"mail/{template}.html", **context)
+    fresh: values that differ with every message (links, codes). When given, the
+    bodies are rendered once per template, language, subject and context, and only
+    these values are filled in per message (petition.web.page_cache), so context must
+    then hold nothing personal: it becomes part of a cache key."""
+    from petition.i18n import text_direction
+    from petition.web import page_cache
+
+    def render(kind: str, values: dict[str, str]) -> str:
+        with force_locale(lang):
+            return render_template(f"mail/{template}.{kind}", **context, **values,
+                                   lang=lang, lang_dir=text_direction(lang), subject=subject)
+
+    if fresh is None:
+        text, html = render("txt", {}), render("html", {})
+    else:
+        key = ("mail", template, lang, subject, tuple(sorted(context.items())))
+        text = page_cache.fill(key + ("txt",), lambda **values: render("txt", values), escape_values=False, **fresh)
+        html = page_cache.fill(key + ("html",), lambda **values: render("html", values), **fresh)
     return Message(
         to=to,
         subject=_no_newlines(subject),

@@ -178,13 +178,17 @@ def _build_mail(letter_row: Letter, sig_id: int, status: str, request: Signature
     with force_locale(lang):
         if status == "pending":
             subject = mail.subject_for(letter_row.discreet_mail, title, _("Please confirm your request"), _("Confirm your signature"))
+            # The busiest mail of a surge: its bodies come from the frame cache, with the
+            # links and the receipt code filled in.
             return mail.build(
                 "signing/confirm", to=request.email, lang=lang, subject=subject,
                 sender=mail.default_sender(letter_row.discreet_mail),
-                title=title, name=request.name, receipt=code,
-                confirm_url=public_url("signing.confirm", lang=lang, token=tokens.make(CONFIRM, sig_id, confirm_nonce)),
-                withdraw_url=withdraw_url, letter_url=letter_url,
-                max_age_days=current_app.config["PETITION"].TOKEN_MAX_AGE_DAYS,
+                title=title, letter_url=letter_url, max_age_days=current_app.config["PETITION"].TOKEN_MAX_AGE_DAYS,
+                fresh={
+                    "receipt": code,
+                    "confirm_url": public_url("signing.confirm", lang=lang, token=tokens.make(CONFIRM, sig_id, confirm_nonce)),
+                    "withdraw_url": withdraw_url,
+                },
             )
         subject = mail.subject_for(letter_row.discreet_mail, title, _("About your request"), _("You have already signed"))
         return mail.build(

@@ -1,4 +1,4 @@
-"""Form pages rendered once per process and re-used with each request's own secrets.
+"""Pages (and mail bodies) rendered once per process, re-used with each request's own values.
 
 The signing form is the page a surge hits hardest, and all of it is the same for every
 person reading one letter in one language except a few values that must be fresh per
@@ -37,12 +37,13 @@ def placeholder(name: str) -> str:
     return f"pagecache-{_TAG}-{name}"
 
 
-def fill(key: Hashable, render: Callable[..., str], **values: str) -> str:
+def fill(key: Hashable, render: Callable[..., str], *, escape_values: bool = True, **values: str) -> str:
     """The page for key with values in place; render(**placeholders) makes it once.
 
     render receives one placeholder per value name and must return the page with each
     placeholder wherever that value belongs (as an attribute value or text, where it
-    is escaped like any other value)."""
+    is escaped like any other value). escape_values=False is for plain text (mail
+    bodies), where the template does not escape either."""
     pages = _pages()
     page = pages.get(key)
     if page is None:
@@ -55,5 +56,5 @@ def fill(key: Hashable, render: Callable[..., str], **values: str) -> str:
         else:  # the template lost a value: never cache a page that would miss it
             return render(**values)
     for name, value in values.items():
-        page = page.replace(placeholder(name), str(escape(value)))
+        page = page.replace(placeholder(name), str(escape(value)) if escape_values else str(value))
     return page

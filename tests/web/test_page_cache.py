@@ -125,3 +125,29 @@ def test_confirm_pages_share_a_frame_but_show_each_signer_their_own_details(bare
     again = visitor.get(paths[1])
     data = form_values(again.text) | {"public_visibility": "initials", "bundle_visibility": "counted"}
     assert visitor.post(paths[1], data=data).status_code == 303
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_confirmation_mails_share_a_frame_but_carry_their_own_links_and_codes(app, lang):
+    client = app.test_client()
+    for email in ("first@example.org", "second@example.org"):
+        assert sign_letter(client, lang=lang, email=email).status_code == 303
+    first, second = outbox_messages(app)
+    for message in (first, second):
+        assert "pagecache-" not in message.text + message.html
+        [confirm] = re.findall(r"https?://\S+/confirm/\S+", message.text)
+        assert f'href="{confirm}"' in message.html  # the same link in both bodies
+        assert f'dir="{"rtl" if lang == "ar" else "ltr"}"' in message.html
+    codes = [re.search(r"[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}", m.text).group(0) for m in (first, second)]
+    assert codes[0] != codes[1]
+    assert re.findall(r"/confirm/\S+", first.text) != re.findall(r"/confirm/\S+", second.text)
+    assert re.findall(r"/withdraw/\S+", first.text) != re.findall(r"/withdraw/\S+", second.text)
+    # The frames around the links and codes are the same.
+    strip = lambda m, c: re.sub(r"/(confirm|withdraw)/\S+", "", m.text).replace(c, "")  # noqa: E731
+    assert strip(first, codes[0]) == strip(second, codes[1])
+
+
+def test_plain_text_values_are_not_escaped(app):
+    with app.test_request_context():
+        text = page_cache.fill("plain", lambda value: f"code: {value}", escape_values=False, value="A&B <x>")
+    assert text == "code: A&B <x>"
