@@ -64,14 +64,18 @@ def build(template: str, *, to: str, lang: str, subject: str, sender: str | None
     )
 
 
+# Built once; each message's values come as parameters.
+_OUTBOX_INSERT = insert(OutboxMessage.__table__)
+
+
 def queue(session: Session, message: Message, *, purpose: str, letter_id: int | None = None) -> None:
     """Add the message to the outbox in the caller's transaction (one INSERT, no ORM
     object: nothing reads the row back before the sender claims it)."""
-    session.execute(insert(OutboxMessage.__table__).values(
-        payload_enc=encrypt(json.dumps(asdict(message), ensure_ascii=False)),
-        purpose=purpose,
-        letter_id=letter_id,
-    ))
+    session.execute(_OUTBOX_INSERT, {
+        "payload_enc": encrypt(json.dumps(asdict(message), ensure_ascii=False)),
+        "purpose": purpose,
+        "letter_id": letter_id,
+    })
     session.info["outbox_queued"] = True
 
 

@@ -11,7 +11,7 @@ import threading
 import time
 
 from flask import current_app
-from sqlalchemy import func, literal_column, select, update
+from sqlalchemy import bindparam, func, literal_column, select, update
 from sqlalchemy.orm import Session
 
 from petition.extensions import db
@@ -28,13 +28,17 @@ def ensure_shards(session: Session, letter_id: int) -> None:
             session.add(SignatureCounter(letter_id=letter_id, shard=shard, confirmed=0))
 
 
+_shards = SignatureCounter.__table__
+# Core, built once, values as parameters: this runs with every confirmation.
+_ADD = (
+    update(_shards)
+    .where(_shards.c.letter_id == bindparam("letter"), _shards.c.shard == bindparam("shard_no"))
+    .values(confirmed=_shards.c.confirmed + bindparam("delta"))
+)
+
+
 def add(session: Session, letter_id: int, signature_id: int, delta: int) -> None:
-    shards = SignatureCounter.__table__  # Core: the ORM's bulk UPDATE machinery is not needed here
-    session.execute(
-        update(shards)
-        .where(shards.c.letter_id == letter_id, shards.c.shard == signature_id % SignatureCounter.SHARDS)
-        .values(confirmed=shards.c.confirmed + delta)
-    )
+    session.execute(_ADD, {"letter": letter_id, "shard_no": signature_id % SignatureCounter.SHARDS, "delta": delta})
     forget(letter_id)
 
 

@@ -11,9 +11,10 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 from flask import current_app
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from petition import tokens
@@ -113,9 +114,8 @@ def sign(session: Session, letter_row: Letter, request: SignatureRequest) -> Non
     # (letter, email hash) decides races: of two requests for one address exactly one
     # inserts, and the other waits for it and then takes the existing-row path.
     new_id = session.execute(
-        _insert_ignoring_duplicates(session)
-        .values(letter_id=letter_row.id, status="pending", email_hash=hashed, mail_day=today, mail_count=1, **pending)
-        .returning(Signature.__table__.c.id)
+        _insert_new_signature(session.get_bind().dialect.name),
+        dict(letter_id=letter_row.id, status="pending", email_hash=hashed, mail_day=today, mail_count=1, **pending),
     ).scalar()
     if new_id is not None:
         message = _build_mail(letter_row, new_id, "pending", request, confirm_nonce, manage_nonce, code)
@@ -137,13 +137,17 @@ def sign(session: Session, letter_row: Letter, request: SignatureRequest) -> Non
     session.flush()
 
 
-def _insert_ignoring_duplicates(session: Session):
-    """INSERT ... ON CONFLICT (letter_id, email_hash) DO NOTHING, in the dialect at hand."""
-    if session.get_bind().dialect.name == "postgresql":
+@lru_cache(maxsize=4)
+def _insert_new_signature(dialect: str):
+    """INSERT ... ON CONFLICT (letter_id, email_hash) DO NOTHING RETURNING id, in the
+    dialect at hand. Built once: the values come as parameters, so a request does not
+    pay for building and hashing a twenty-column statement."""
+    if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    return insert(Signature.__table__).on_conflict_do_nothing(index_elements=["letter_id", "email_hash"])
+    table = Signature.__table__
+    return insert(table).on_conflict_do_nothing(index_elements=["letter_id", "email_hash"]).returning(table.c.id)
 
 
 def _pending_values(request: SignatureRequest, confirm_nonce_hash: str, manage_nonce_hash: str, code: str) -> dict:
@@ -226,6 +230,23 @@ def pending_for_token(session: Session, token: str) -> Signature:
     return sig
 
 
+@lru_cache(maxsize=1)
+def _confirm_pending_statement():
+    """The single-use confirmation as one conditional UPDATE, built once (Core, values as
+    parameters): it matches only while the row is pending with this link's nonce."""
+    t = Signature.__table__
+    return (
+        update(t)
+        .where(t.c.id == bindparam("sig_id"), t.c.status == "pending", t.c.confirm_nonce_hash == bindparam("nonce_hash"))
+        .values(
+            status="confirmed", confirmed_at=bindparam("now"), confirm_nonce_hash=None,
+            public_visibility=bindparam("public"), bundle_visibility=bindparam("bundle"),
+            updates_opt_in=bindparam("updates"), version_hash=bindparam("version"),
+            public_name=bindparam("public_name_value"), public_affiliation=bindparam("public_affiliation_value"),
+        )
+    )
+
+
 def confirm(session: Session, token: str, *, public_visibility: str | None, bundle_visibility: str | None,
             updates_opt_in: bool, version_hash: str | None) -> Signature:
     """Confirm a pending signature. Choices can only be lowered here. Single use: one
@@ -247,18 +268,11 @@ def confirm(session: Session, token: str, *, public_visibility: str | None, bund
         public_affiliation = decrypt(sig.affiliation_enc) if sig.affiliation_enc else None
     elif public == "initials":
         public_name = initials(name)
-    signatures = Signature.__table__  # Core, not the ORM's bulk UPDATE: a third of the cost
-    result = session.execute(
-        update(signatures)
-        .where(signatures.c.id == sig.id, signatures.c.status == "pending",
-               signatures.c.confirm_nonce_hash == sig.confirm_nonce_hash)
-        .values(
-            status="confirmed", confirmed_at=utcnow(), confirm_nonce_hash=None,
-            public_visibility=public, bundle_visibility=bundle,
-            updates_opt_in=sig.updates_opt_in and bool(updates_opt_in),
-            version_hash=version, public_name=public_name, public_affiliation=public_affiliation,
-        )
-    )
+    result = session.execute(_confirm_pending_statement(), {
+        "sig_id": sig.id, "nonce_hash": sig.confirm_nonce_hash, "now": utcnow(), "public": public, "bundle": bundle,
+        "updates": sig.updates_opt_in and bool(updates_opt_in), "version": version,
+        "public_name_value": public_name, "public_affiliation_value": public_affiliation,
+    })
     if result.rowcount != 1:
         raise tokens.InvalidLink()
     if not sig.hidden:
