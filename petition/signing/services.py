@@ -14,7 +14,7 @@ from datetime import date
 from functools import lru_cache
 
 from flask import current_app
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import Row, bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from petition import tokens
@@ -208,7 +208,7 @@ def bundle_name(full_name: str, public_visibility: str) -> str:
     return initials(full_name) if public_visibility == "initials" else full_name
 
 
-def preview(sig: Signature) -> dict[str, str | None]:
+def preview(sig: Signature | Row) -> dict[str, str | None]:
     """Exactly what each choice would publish or deliver, for the confirm page."""
     name = decrypt(sig.name_enc) or ""
     affiliation = decrypt(sig.affiliation_enc) if sig.affiliation_enc else None
@@ -222,9 +222,14 @@ def preview(sig: Signature) -> dict[str, str | None]:
     }
 
 
-def pending_for_token(session: Session, token: str) -> Signature:
+_BY_ID = select(Signature.__table__).where(Signature.__table__.c.id == bindparam("sig_id"))
+
+
+def pending_for_token(session: Session, token: str) -> Row:
+    """The pending signature a confirm link is for, as a read-only row (the confirm page
+    and the confirmation only read it; the confirmation writes with one UPDATE)."""
     sig_id, nonce = tokens.read(CONFIRM, token)
-    sig = session.get(Signature, sig_id)
+    sig = session.execute(_BY_ID, {"sig_id": sig_id}).first()
     if sig is None or sig.status != "pending" or not tokens.nonce_matches(nonce, sig.confirm_nonce_hash):
         raise tokens.InvalidLink()
     return sig
@@ -248,11 +253,13 @@ def _confirm_pending_statement():
 
 
 def confirm(session: Session, token: str, *, public_visibility: str | None, bundle_visibility: str | None,
-            updates_opt_in: bool, version_hash: str | None) -> Signature:
+            updates_opt_in: bool, version_hash: str | None, pending: Row | None = None) -> None:
     """Confirm a pending signature. Choices can only be lowered here. Single use: one
     conditional UPDATE both checks the nonce hash and clears it, so of two clicks (or two
-    app servers) exactly one wins, on SQLite and PostgreSQL alike."""
-    sig = pending_for_token(session, token)
+    app servers) exactly one wins, on SQLite and PostgreSQL alike.
+
+    pending: what pending_for_token(token) returned, if the caller has it already."""
+    sig = pending if pending is not None else pending_for_token(session, token)
     letter_row = letters.public_row_by_id(sig.letter_id)
     if not letters.is_signable(letter_row):
         raise LetterNotOpen(letter_row.slug)
@@ -277,8 +284,6 @@ def confirm(session: Session, token: str, *, public_visibility: str | None, bund
         raise tokens.InvalidLink()
     if not sig.hidden:
         counters.add(session, sig.letter_id, sig.id, +1)
-    session.expire(sig)  # reloaded from the row above if the caller reads it
-    return sig
 
 
 def for_manage_token(session: Session, token: str) -> Signature:

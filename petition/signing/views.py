@@ -174,6 +174,7 @@ def make_blueprint() -> Blueprint:
                     bundle_visibility=form.bundle_visibility.data,
                     updates_opt_in=bool(form.updates.data),
                     version_hash=form.version.data,
+                    pending=sig,
                 )
             except tokens.InvalidLink:
                 db.session.rollback()
