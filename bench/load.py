@@ -61,6 +61,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
+from fastloop import run_fast  # noqa: E402
+
 BIN = Path(sys.executable).parent
 SURGE_LETTER = "secure-our-socials"
 BIG_LETTER = "protect-women-hrds"
@@ -325,11 +327,12 @@ def load_process(kind: str, kwargs: dict, results: mp.Queue, window, profile: st
         import cProfile
 
         profiler = cProfile.Profile()
-        result = profiler.runcall(asyncio.run, scenario(window=window, **kwargs))
+        result = profiler.runcall(run_fast, scenario(window=window, **kwargs))
         profiler.dump_stats(f"{profile}.{kind}")
     else:
-        result = asyncio.run(scenario(window=window, **kwargs))
+        result = run_fast(scenario(window=window, **kwargs))
     results.put(result)
+
 
 
 def drive(stack: "Stack", kind: str, **kwargs) -> dict:

@@ -237,7 +237,9 @@ async def _serve(kind: str, port: int, feed_port: int, ready) -> None:
 
 def run(kind: str, port: int, feed_port: int, ready) -> None:
     """The sink process's body: serve until SIGTERM."""
-    asyncio.run(_serve(kind, port, feed_port, ready))
+    from fastloop import run_fast
+
+    run_fast(_serve(kind, port, feed_port, ready))
 
 
 def _free_port() -> int:
