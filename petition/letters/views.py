@@ -1,12 +1,13 @@
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, current_app, render_template, request
 from flask_babel import get_locale
 
 from petition.bundles import queries as bundle_queries
 from petition.letters import services
 from petition.organisations.queries import approved as approved_organisations
 from petition.signing import queries as signatures
+from petition.web import page_cache
 
 
 def make_blueprint() -> Blueprint:
@@ -23,17 +24,23 @@ def make_blueprint() -> Blueprint:
     def show(slug: str):
         row, letter = _public_letter(slug)
         lang = str(get_locale())
-        return render_template(
-            "letters/show.html",
-            row=row,
-            letter=letter,
-            text=letter.text_for(lang),
-            counts=services.counts(row),
-            signable=services.is_signable(row),
-            organisations=approved_organisations(row.id),
-            recent=signatures.recent_public(row.id, limit=10),
-            deliveries=bundle_queries.deliveries(row.id),
-        )
+
+        def render() -> str:
+            return render_template(
+                "letters/show.html",
+                row=row,
+                letter=letter,
+                text=letter.text_for(lang),
+                counts=services.counts(row),
+                signable=services.is_signable(row),
+                organisations=approved_organisations(row.id),
+                recent=signatures.recent_public(row.id, limit=10),
+                deliveries=bundle_queries.deliveries(row.id),
+            )
+
+        # The page a viral letter's visitors all open: the same for each of them.
+        seconds = current_app.config["PETITION"].COUNT_CACHE_SECONDS
+        return page_cache.recent(("letters.show", request.path, row, id(letter)), seconds, render)
 
     @bp.get("/<lang>/letters/<slug>/signatures")
     def signature_list(slug: str):

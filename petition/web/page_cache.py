@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+import time
 from collections.abc import Callable, Hashable
 
 from flask import current_app
@@ -57,4 +58,25 @@ def fill(key: Hashable, render: Callable[..., str], *, escape_values: bool = Tru
             return render(**values)
     for name, value in values.items():
         page = page.replace(placeholder(name), str(escape(value)) if escape_values else str(value))
+    return page
+
+
+def recent(key: Hashable, seconds: float, render: Callable[[], str]) -> str:
+    """A public page (the same for every visitor) as rendered at most `seconds` ago.
+
+    For a page whose queries grow with a letter's success (newest names, organisations,
+    counts): under a surge, each process renders it once per period instead of once per
+    view. Its figures are as fresh as the cached count anyway (COUNT_CACHE_SECONDS)."""
+    if seconds <= 0:
+        return render()
+    pages = _pages()
+    now = time.monotonic()
+    hit = pages.get(("recent", key))
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    page = render()
+    with _lock:
+        if len(pages) >= MAX_PAGES:
+            pages.pop(next(iter(pages)))
+        pages[("recent", key)] = (now + seconds, page)
     return page

@@ -151,3 +151,32 @@ def test_plain_text_values_are_not_escaped(app):
     with app.test_request_context():
         text = page_cache.fill("plain", lambda value: f"code: {value}", escape_values=False, value="A&B <x>")
     assert text == "code: A&B <x>"
+
+
+@pytest.mark.parametrize("lang", ["en", "ar"])
+def test_the_letter_page_is_rendered_at_most_once_per_count_period(make_app, lang, monkeypatch):
+    app = make_app(COUNT_CACHE_SECONDS=2.0)
+    client = app.test_client()
+    clock = [1000.0]
+    monkeypatch.setattr(page_cache.time, "monotonic", lambda: clock[0])
+    renders = []
+    from petition.signing import queries
+
+    real = queries.recent_public
+    monkeypatch.setattr(queries, "recent_public", lambda *a, **k: renders.append(1) or real(*a, **k))
+    path = f"/{lang}/letters/secure-our-socials/"
+    first = client.get(path)
+    assert first.status_code == 200 and f'<html lang="{lang}"' in first.text
+    assert client.get(path).text == first.text and len(renders) == 1  # from the cache
+    other = client.get(path.replace(f"/{lang}/", "/fr/"))
+    assert '<html lang="fr"' in other.text and len(renders) == 2  # each language its own page
+    clock[0] += 2.5
+    assert client.get(path).status_code == 200 and len(renders) == 3  # stale: rendered again
+
+
+def test_a_zero_period_never_caches(app):
+    calls = []
+    with app.test_request_context():
+        for _ in range(2):
+            page_cache.recent("k", 0, lambda: calls.append(1) or "page")
+    assert len(calls) == 2
