@@ -14,8 +14,9 @@ What runs, each in its own process(es):
   * an SMTP sink (bench/smtp_sink.py: a minimal asyncio SMTP server, or aiosmtpd with
     --sink aiosmtpd), which hands each confirmation link to
   * the load generator (asyncio and bench/http_client.py: one connection per virtual
-    user, kept alive as long as gunicorn allows; or aiohttp with --client aiohttp;
-    bounded concurrency and duration).
+    user, kept alive as long as gunicorn allows, which sync workers never do; or
+    aiohttp with --client aiohttp; bounded concurrency and duration).
+The load generator and the sink run on uvloop when it is installed (bench/fastloop.py).
 
 Scenarios, in order:
   baseline        GET /healthz (a SELECT 1 and a Redis PING): what the stack can do at all;
