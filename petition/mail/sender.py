@@ -15,7 +15,6 @@ content goes in the same write as the next message's MAIL, RCPT and DATA."""
 from __future__ import annotations
 
 import binascii
-import json
 import logging
 import re
 import secrets
@@ -40,9 +39,8 @@ from sqlalchemy.orm import Session
 from petition.extensions import db
 from petition.logs import redact
 from petition.mail.models import OutboxMessage
-from petition.mail.services import Message
+from petition.mail.services import Message, message_from
 from petition.models_common import utcnow
-from petition.privacy.crypto import decrypt
 
 log = logging.getLogger("petition.mail")
 
@@ -549,7 +547,7 @@ class Sender:
         batch, failures = [], {}
         for row_id, payload_enc, _attempts in sorted(rows):
             try:
-                batch.append(render(Message(**json.loads(decrypt(payload_enc))), default_sender, row_id))
+                batch.append(render(message_from(payload_enc), default_sender, row_id))
             except Exception as exc:  # a key removed too early, a malformed row: retried later
                 failures[row_id] = f"build: {exc.__class__.__name__}"
         results = self.backend.send_batch(batch) if batch else {}

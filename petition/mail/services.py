@@ -80,7 +80,12 @@ def queue(session: Session, message: Message, *, purpose: str, letter_id: int | 
 
 
 def payload(row: OutboxMessage) -> Message:
-    return Message(**json.loads(decrypt(row.payload_enc)))
+    return message_from(row.payload_enc)
+
+
+def message_from(payload_enc: str) -> Message:
+    """The message an outbox row's payload_enc holds (the reverse of queue())."""
+    return Message(**json.loads(decrypt(payload_enc)))
 
 
 def take_daily_quota(row, today) -> bool:
