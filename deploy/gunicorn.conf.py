@@ -46,6 +46,15 @@ max_requests_jitter = max_requests // 10
 # connection is ever shared between processes.
 preload_app = False
 
+
+def post_worker_init(worker):
+    # The app is built (no preload, see above): keep its long-lived objects out of the
+    # garbage collector's full passes (petition.process).
+    from petition.process import freeze_loaded_heap
+
+    freeze_loaded_heap()
+
+
 # Request size limits (the app caps bodies at 64 KiB itself).
 limit_request_line = 4094
 limit_request_fields = 60

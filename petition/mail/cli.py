@@ -11,6 +11,7 @@ from petition.extensions import db
 from petition.mail import sender
 from petition.mail.models import OutboxMessage
 from petition.models_common import utcnow
+from petition.process import freeze_loaded_heap
 
 
 @click.group("outbox", help="Send queued mail.")
@@ -36,6 +37,7 @@ def work(idle: float) -> None:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: (stop.set(), sender.wake()))
+    freeze_loaded_heap()
     click.echo("outbox sender running")
     sender.work(stop, idle_seconds=idle)
     click.echo("outbox sender stopped")

@@ -87,3 +87,15 @@ def test_access_log_holds_no_address_token_or_agent(served):
                    "Distinctive-UA", "referrer.example"):
         assert secret not in logged, f"{secret!r} in the logs:\n{logged}"
     assert not re.search(r"\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b", access_log.read_text())
+
+
+def test_worker_freezes_the_loaded_app_out_of_the_collectors_sight(monkeypatch):
+    import gc
+
+    cfg = load_config(monkeypatch)
+    gc.unfreeze()
+    try:
+        cfg.post_worker_init(object())
+        assert gc.get_freeze_count() > 1000  # the imported app and its modules
+    finally:
+        gc.unfreeze()
