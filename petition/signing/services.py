@@ -14,18 +14,19 @@ from datetime import date
 from functools import lru_cache
 
 from flask import current_app
-from sqlalchemy import Row, bindparam, delete, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, func, literal_column, select, update
 from sqlalchemy.orm import Session
 
 from petition import tokens
 from petition.letters import services as letters
+from petition.database import autocommit, single_statement_writes
 from petition.letters.models import Letter
 from petition.mail import services as mail
 from petition.models_common import utcnow
 from petition.privacy.crypto import decrypt, digest, encrypt, keyed_hash
 from petition.signing import counters
 from petition.signing.addresses import canonical, domain_of
-from petition.signing.models import BUNDLE_CHOICES, PUBLIC_CHOICES, Signature
+from petition.signing.models import BUNDLE_CHOICES, PUBLIC_CHOICES, Signature, SignatureCounter
 from petition.text import initials
 from petition.web.urls import public_url
 
@@ -225,7 +226,7 @@ def preview(sig: Signature | Row) -> dict[str, str | None]:
 _BY_ID = select(Signature.__table__).where(Signature.__table__.c.id == bindparam("sig_id"))
 
 
-def pending_for_token(session: Session, token: str) -> Row:
+def pending_for_token(session: Session | Connection, token: str) -> Row:
     """The pending signature a confirm link is for, as a read-only row (the confirm page
     and the confirmation only read it; the confirmation writes with one UPDATE)."""
     sig_id, nonce = tokens.read(CONFIRM, token)
@@ -252,11 +253,40 @@ def _confirm_pending_statement():
     )
 
 
+@lru_cache(maxsize=1)
+def _confirm_and_count_statement():
+    """The confirmation and its counter shard in one statement, for PostgreSQL:
+
+        WITH confirmed AS (UPDATE signatures ... RETURNING id, letter_id, hidden),
+             counted AS (UPDATE signature_counters ... FROM confirmed WHERE NOT hidden)
+        SELECT count(*) FROM confirmed
+
+    One statement is one transaction, so it needs no BEGIN and COMMIT around it, and the
+    count can still never drift from a committed confirmation. Returns 1, or 0 when the
+    link was already used (or raced another click)."""
+    confirmed = _confirm_pending_statement().returning(
+        Signature.__table__.c.id, Signature.__table__.c.letter_id, Signature.__table__.c.hidden,
+    ).cte("confirmed")
+    shards = SignatureCounter.__table__
+    counted = (
+        update(shards)
+        .where(shards.c.letter_id == confirmed.c.letter_id,
+               shards.c.shard == confirmed.c.id % literal_column(str(SignatureCounter.SHARDS)),
+               confirmed.c.hidden.is_(False))
+        .values(confirmed=shards.c.confirmed + 1)
+        .cte("counted")
+    )
+    return select(func.count()).select_from(confirmed).add_cte(counted)
+
+
 def confirm(session: Session, token: str, *, public_visibility: str | None, bundle_visibility: str | None,
             updates_opt_in: bool, version_hash: str | None, pending: Row | None = None) -> None:
     """Confirm a pending signature. Choices can only be lowered here. Single use: one
     conditional UPDATE both checks the nonce hash and clears it, so of two clicks (or two
     app servers) exactly one wins, on SQLite and PostgreSQL alike.
+
+    On PostgreSQL the confirmation and its count are one statement that commits by itself
+    (database.autocommit); on SQLite they are two, in the caller's transaction.
 
     pending: what pending_for_token(token) returned, if the caller has it already."""
     sig = pending if pending is not None else pending_for_token(session, token)
@@ -275,12 +305,18 @@ def confirm(session: Session, token: str, *, public_visibility: str | None, bund
         public_affiliation = decrypt(sig.affiliation_enc) if sig.affiliation_enc else None
     elif public == "initials":
         public_name = initials(name)
-    result = session.execute(_confirm_pending_statement(), {
+    values = {
         "sig_id": sig.id, "nonce_hash": sig.confirm_nonce_hash, "now": utcnow(), "public": public, "bundle": bundle,
         "updates": sig.updates_opt_in and bool(updates_opt_in), "version": version,
         "public_name_value": public_name, "public_affiliation_value": public_affiliation,
-    })
-    if result.rowcount != 1:
+    }
+    if single_statement_writes(session):
+        with autocommit(session) as connection:
+            if connection.execute(_confirm_and_count_statement(), values).scalar() != 1:
+                raise tokens.InvalidLink()
+        counters.forget(sig.letter_id)
+        return
+    if session.execute(_confirm_pending_statement(), values).rowcount != 1:
         raise tokens.InvalidLink()
     if not sig.hidden:
         counters.add(session, sig.letter_id, sig.id, +1)

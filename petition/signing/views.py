@@ -5,6 +5,7 @@ from flask_babel import get_locale
 from flask_wtf.csrf import generate_csrf
 
 from petition import countries, tokens
+from petition.database import autocommit
 from petition.extensions import db
 from petition.letters import services as letters
 from petition.letters.models import Letter
@@ -155,7 +156,10 @@ def make_blueprint() -> Blueprint:
         # else typed must not end up signed by a scanner.
         mark_sensitive()
         try:
-            sig = services.pending_for_token(db.session, token)
+            # One read, outside any transaction: the confirmation below re-checks the
+            # row's state itself, in the statement that changes it.
+            with autocommit(db.session) as connection:
+                sig = services.pending_for_token(connection, token)
         except tokens.InvalidLink:
             return render_template("signing/link_invalid.html"), 404
         row = letters.public_row_by_id(sig.letter_id)

@@ -130,3 +130,36 @@ def test_hide_and_unhide_adjust_the_count(app):
     services.unhide(db.session, sig)
     db.session.commit()
     assert counters.confirmed_count(row.id) == 3
+
+
+def test_confirming_counts_once_and_a_hidden_signature_not_at_all(app):
+    """On PostgreSQL the confirmation and its count are one statement, on SQLite two;
+    both must agree on what counts."""
+    from petition import tokens
+    from petition.signing import counters
+
+    row = letters.letter_row("secure-our-socials")
+    links = {}
+    for address in ("shown@example.org", "hidden@example.org"):
+        services.sign(db.session, row, req(email=address))
+        db.session.commit()
+        sig = db.session.scalar(select(Signature).where(Signature.email_hash == services.email_hash(row.id, address)))
+        nonce, sig.confirm_nonce_hash = tokens.new_nonce()
+        links[address] = tokens.make(services.CONFIRM, sig.id, nonce)
+        if address.startswith("hidden"):
+            services.hide(db.session, sig, "spam wave")
+        db.session.commit()
+    for token in links.values():
+        services.confirm(db.session, token, public_visibility=None, bundle_visibility=None, updates_opt_in=False,
+                         version_hash=None)
+        db.session.commit()
+        with pytest.raises(tokens.InvalidLink):  # single use
+            services.confirm(db.session, token, public_visibility=None, bundle_visibility=None, updates_opt_in=False,
+                             version_hash=None)
+        db.session.rollback()
+    db.session.expire_all()
+    assert {s.status for s in db.session.scalars(select(Signature))} == {"confirmed"}
+    counters.forget(row.id)
+    assert counters.confirmed_count(row.id) == 1
+    shown = db.session.scalar(select(Signature).where(Signature.hidden.is_(False)))
+    assert shown.public_name == "Leila Mansour" and shown.confirmed_at is not None and shown.confirm_nonce_hash is None
