@@ -31,6 +31,10 @@ def create_app(config: Config | None = None) -> Flask:
     app.config["PETITION"] = config
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = _translation_directories()
 
+    from petition.security.signed import SessionInterface
+
+    app.session_interface = SessionInterface()
+
     from petition.logs import configure_logging
 
     configure_logging(app, config)

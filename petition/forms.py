@@ -10,6 +10,7 @@ from flask_wtf import FlaskForm
 from wtforms.i18n import messages_path
 from wtforms.validators import ValidationError
 
+from petition.security.signed import FormCSRF
 from petition.text import TextRejected, clean_line
 
 
@@ -55,5 +56,7 @@ class Form(FlaskForm):
     """Every form of the site: Flask-WTF's (CSRF, request data) with cached catalogues."""
 
     class Meta:
+        csrf_class = FormCSRF  # the token is signed only if the form is shown
+
         def get_translations(self, form):
             return _translations

@@ -15,16 +15,18 @@ import time
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired
 from wtforms import HiddenField, StringField
+
+from petition.security.signed import UncompressedSerializer, serializer
 
 log = logging.getLogger("petition.security")
 
 SALT = "form-time"
 
 
-def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=SALT)
+def _serializer() -> UncompressedSerializer:
+    return serializer(current_app.config["SECRET_KEY"], SALT)
 
 
 def issue_stamp() -> str:

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, make_response, redirect, render_template, request, url_for
 from flask_babel import get_locale
-from flask_wtf.csrf import generate_csrf
 
 from petition import countries, tokens
 from petition.database import autocommit
@@ -11,6 +10,7 @@ from petition.letters import services as letters
 from petition.letters.models import Letter
 from petition.security.headers import mark_sensitive
 from petition.security.limits import surge_wait
+from petition.security.signed import csrf_token
 from petition.security.quiet import issue_stamp, quiet_rejection
 from petition.signing import services
 from petition.signing.forms import (
@@ -47,7 +47,7 @@ def _blank_form_page(row, letter, text, lang: str) -> str:
         return render_template("signing/sign.html", row=row, letter=letter, text=text, form=form, signable=True)
 
     key = ("signing.sign", request.path, row, text.version_hash, id(letter))
-    return page_cache.fill(key, render, csrf=generate_csrf(), stamp=issue_stamp())
+    return page_cache.fill(key, render, csrf=csrf_token(), stamp=issue_stamp())
 
 
 def _confirm_form(sig) -> ConfirmForm:
@@ -69,7 +69,7 @@ def _confirm_page(row, letter, text, sig, token: str) -> str:
     depends only on the letter and the signer's current choices, so it comes from the
     page cache with the details filled in."""
     preview = _shown(services.preview(sig))
-    values = {"csrf": generate_csrf(), "token": token, "full": preview["full"], "initials": preview["initials"]}
+    values = {"csrf": csrf_token(), "token": token, "full": preview["full"], "initials": preview["initials"]}
     if preview["affiliation"]:
         values["affiliation"] = preview["affiliation"]
     if preview["country_name"]:
