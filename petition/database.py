@@ -98,7 +98,10 @@ def init_app(app: Flask) -> None:
         # A request never leaves a transaction open behind it, even where the app context
         # (and so the session) outlives the request, as in tests and CLI-driven requests.
         # Views commit what they mean to keep; anything else is rolled back here.
-        db.session.rollback()
+        # A request that never touched the session (the busiest pages read through
+        # autocommit() or caches) has none to roll back, and none is made for it.
+        if db.session.registry.has():
+            db.session.rollback()
 
     with app.app_context():
         engine = db.engine

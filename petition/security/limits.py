@@ -20,7 +20,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from flask import Flask, current_app
+from flask import Flask, current_app, request
 from limits import parse_many
 
 from petition.extensions import limiter
@@ -81,14 +81,31 @@ def rule_for(app: Flask, endpoint: str) -> tuple[str, list[str] | None, str | No
 def apply_limits(app: Flask) -> dict[str, str]:
     """Wrap the limited view functions; returns {endpoint: setting} for inspection."""
     applied: dict[str, str] = {}
+    methods: dict[str, frozenset[str] | None] = {}
     for endpoint, view in list(app.view_functions.items()):
         rule = rule_for(app, endpoint)
         if rule is None:
             continue
         app.view_functions[endpoint] = _limit(*rule)(view)
         applied[endpoint] = rule[0]
+        methods[endpoint] = frozenset(rule[1]) if rule[1] else None
     app.extensions["petition.limits"] = applied
+    app.extensions["petition.limited_methods"] = methods
     return applied
+
+
+@limiter.request_filter
+def _nothing_to_limit() -> bool:
+    """Let a request through Flask-Limiter at once when its endpoint and method have no
+    limit here (the signing form, the letter pages, the redirects after a POST).
+
+    There are no default or application-wide limits, yet Flask-Limiter would still
+    resolve and evaluate an empty set of limits for every request."""
+    limited = current_app.extensions.get("petition.limited_methods", {})
+    if request.endpoint not in limited:
+        return True
+    methods = limited[request.endpoint]
+    return methods is not None and request.method not in methods
 
 
 def surge_wait(slug: str) -> int | None:

@@ -315,3 +315,17 @@ def test_an_unreachable_limiter_storage_never_costs_a_signature(make_app):
         from petition.security.limits import surge_wait
 
         assert surge_wait(SLUG) is None  # fails open
+
+
+def test_requests_without_a_limit_skip_the_limiter(app):
+    from petition.security.limits import _nothing_to_limit
+
+    cases = [
+        ("/en/letters/secure-our-socials/sign", "GET", True),   # the form: limited on POST only
+        ("/en/letters/secure-our-socials/sign", "POST", False),
+        ("/en/letters/secure-our-socials/", "GET", True),       # no limit at all
+        ("/en/confirm/abc.def", "GET", False),                  # links: every method
+    ]
+    for path, method, skipped in cases:
+        with app.test_request_context(path, method=method):  # matches the URL to its endpoint
+            assert _nothing_to_limit() is skipped, (path, method)
