@@ -65,11 +65,9 @@ def contact_hash(letter_id: int, address: str) -> str:
     return keyed_hash("org-contact", f"{letter_id}:{canonical(address)}")
 
 
-
 def _title(letter_row: Letter, lang: str) -> str:
     loaded = letters.loaded(letter_row.slug)
     return loaded.text_for(lang).front.title if loaded else letter_row.slug
-
 
 
 def sign(session: Session, letter_row: Letter, request: OrganisationRequest) -> None:

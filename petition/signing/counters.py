@@ -28,6 +28,13 @@ def ensure_shards(session: Session, letter_id: int) -> None:
             session.add(SignatureCounter(letter_id=letter_id, shard=shard, confirmed=0))
 
 
+def shard_of(signature_id):
+    """The counter shard a signature counts in, as SQL (a column or expression). The
+    modulus is inline, not a bound parameter: PostgreSQL only accepts a GROUP BY on it
+    when it is the very same expression as the selected one ($1 and $2 are not)."""
+    return signature_id % literal_column(str(SignatureCounter.SHARDS))
+
+
 _shards = SignatureCounter.__table__
 # Core, built once, values as parameters: this runs with every confirmation.
 _ADD = (
@@ -70,13 +77,11 @@ def reconcile(session: Session, letter_id: int) -> tuple[int, int]:
     ) or 0)
     ensure_shards(session, letter_id)
     session.flush()
-    # The modulus inline, not a bound parameter: PostgreSQL only accepts the GROUP BY
-    # when it is the very same expression as the selected one ($1 and $2 are not).
-    shard_of = Signature.id % literal_column(str(SignatureCounter.SHARDS))
+    shard = shard_of(Signature.id)
     per_shard = dict(session.execute(
-        select(shard_of, func.count())
+        select(shard, func.count())
         .where(Signature.letter_id == letter_id, Signature.status == "confirmed", Signature.hidden.is_(False))
-        .group_by(shard_of)
+        .group_by(shard)
     ).all())
     for shard in range(SignatureCounter.SHARDS):
         session.execute(

@@ -14,12 +14,12 @@ from datetime import date
 from functools import lru_cache
 
 from flask import current_app
-from sqlalchemy import Connection, Row, bindparam, delete, func, literal_column, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from petition import tokens
-from petition.letters import services as letters
 from petition.database import autocommit, single_statement_writes
+from petition.letters import services as letters
 from petition.letters.models import Letter
 from petition.mail import services as mail
 from petition.models_common import utcnow
@@ -95,8 +95,6 @@ def normalise_receipt(code: str) -> str:
 
 def receipt_hash(code: str) -> str:
     return digest("receipt:" + normalise_receipt(code))
-
-
 
 
 def sign(session: Session, letter_row: Letter, request: SignatureRequest) -> None:
@@ -271,7 +269,7 @@ def _confirm_and_count_statement():
     counted = (
         update(shards)
         .where(shards.c.letter_id == confirmed.c.letter_id,
-               shards.c.shard == confirmed.c.id % literal_column(str(SignatureCounter.SHARDS)),
+               shards.c.shard == counters.shard_of(confirmed.c.id),
                confirmed.c.hidden.is_(False))
         .values(confirmed=shards.c.confirmed + 1)
         .cte("counted")

@@ -10,8 +10,8 @@ from petition.letters import services as letters
 from petition.letters.models import Letter
 from petition.security.headers import mark_sensitive
 from petition.security.limits import surge_wait
-from petition.security.signed import csrf_token
 from petition.security.quiet import issue_stamp, quiet_rejection
+from petition.security.signed import csrf_token
 from petition.signing import services
 from petition.signing.forms import (
     BUNDLE_VISIBILITY_CHOICES, PUBLIC_VISIBILITY_CHOICES, ConfirmForm, SignForm, WithdrawForm,
@@ -114,36 +114,34 @@ def make_blueprint() -> Blueprint:
         if request.method != "POST":  # GET, HEAD
             return _blank_form_page(row, letter, text, lang)
         form = SignForm(lang=lang)
-        if request.method == "POST":
-            if quiet_rejection(form, "signing.sign"):
-                # A script: the same answer a person gets, and nothing stored or sent.
-                return redirect(url_for("signing.sent", slug=slug), code=303)
-            if form.validate_on_submit():
-                wait = surge_wait(row.slug)
-                if wait is not None:
-                    # A flood on this letter: ask for a moment, keep what they typed.
-                    response = make_response(render_template(
-                        "signing/sign.html", row=row, letter=letter, text=text, form=form, signable=True,
-                        busy_seconds=wait), 429)
-                    response.headers["Retry-After"] = str(wait)
-                    return response
-                version = form.version.data if letters.known_version(row, text.lang, form.version.data or "") else text.version_hash
-                signature_request = services.SignatureRequest(
-                    name=form.name.data,
-                    email=form.email.data,
-                    country=form.country.data,
-                    affiliation=form.affiliation.data or "",
-                    public_visibility=services.safest_public(form.public_visibility.data, row.public_visibility_default),
-                    bundle_visibility=services.safest_bundle(form.bundle_visibility.data, row.bundle_default),
-                    updates_opt_in=bool(form.updates.data),
-                    lang=lang,
-                    version_hash=version,
-                )
-                services.sign(db.session, row, signature_request)
-                db.session.commit()
-                return redirect(url_for("signing.sent", slug=slug), code=303)
-            return render_template("signing/sign.html", row=row, letter=letter, text=text, form=form, signable=True), 400
-        return render_template("signing/sign.html", row=row, letter=letter, text=text, form=form, signable=True)
+        if quiet_rejection(form, "signing.sign"):
+            # A script: the same answer a person gets, and nothing stored or sent.
+            return redirect(url_for("signing.sent", slug=slug), code=303)
+        if form.validate_on_submit():
+            wait = surge_wait(row.slug)
+            if wait is not None:
+                # A flood on this letter: ask for a moment, keep what they typed.
+                response = make_response(render_template(
+                    "signing/sign.html", row=row, letter=letter, text=text, form=form, signable=True,
+                    busy_seconds=wait), 429)
+                response.headers["Retry-After"] = str(wait)
+                return response
+            version = form.version.data if letters.known_version(row, text.lang, form.version.data or "") else text.version_hash
+            signature_request = services.SignatureRequest(
+                name=form.name.data,
+                email=form.email.data,
+                country=form.country.data,
+                affiliation=form.affiliation.data or "",
+                public_visibility=services.safest_public(form.public_visibility.data, row.public_visibility_default),
+                bundle_visibility=services.safest_bundle(form.bundle_visibility.data, row.bundle_default),
+                updates_opt_in=bool(form.updates.data),
+                lang=lang,
+                version_hash=version,
+            )
+            services.sign(db.session, row, signature_request)
+            db.session.commit()
+            return redirect(url_for("signing.sent", slug=slug), code=303)
+        return render_template("signing/sign.html", row=row, letter=letter, text=text, form=form, signable=True), 400
 
     @bp.get("/<lang>/letters/<slug>/sign/check-your-inbox")
     def sent(slug: str):
@@ -158,7 +156,7 @@ def make_blueprint() -> Blueprint:
         try:
             # One read, outside any transaction: the confirmation below re-checks the
             # row's state itself, in the statement that changes it.
-            with autocommit(db.session) as connection:
+            with autocommit(db.engine) as connection:
                 sig = services.pending_for_token(connection, token)
         except tokens.InvalidLink:
             return render_template("signing/link_invalid.html"), 404

@@ -50,10 +50,7 @@ def fill(key: Hashable, render: Callable[..., str], *, escape_values: bool = Tru
     if page is None:
         page = render(**{name: placeholder(name) for name in values})
         if all(placeholder(name) in page for name in values):
-            with _lock:
-                if len(pages) >= MAX_PAGES:
-                    pages.pop(next(iter(pages)))  # the oldest: keys of old letter rows
-                pages[key] = page
+            _store(pages, key, page)
         else:  # the template lost a value: never cache a page that would miss it
             return render(**values)
     for name, value in values.items():
@@ -75,8 +72,12 @@ def recent(key: Hashable, seconds: float, render: Callable[[], str]) -> str:
     if hit is not None and hit[0] > now:
         return hit[1]
     page = render()
+    _store(pages, ("recent", key), (now + seconds, page))
+    return page
+
+
+def _store(pages: dict, key: Hashable, entry) -> None:
     with _lock:
         if len(pages) >= MAX_PAGES:
-            pages.pop(next(iter(pages)))
-        pages[("recent", key)] = (now + seconds, page)
-    return page
+            pages.pop(next(iter(pages)))  # the oldest: keys of old letter rows
+        pages[key] = entry
