@@ -33,7 +33,8 @@ threads = int(os.environ.get("GUNICORN_THREADS", "1"))
 
 # Each worker holds at most `threads` database connections (SQLAlchemy's pool), so the
 # whole site needs workers x threads x servers connections: keep it under PostgreSQL's
-# max_connections, or put PgBouncer (transaction mode) in between.
+# max_connections, or put PgBouncer (1.21 or newer, transaction mode, with
+# max_prepared_statements set: psycopg 3 prepares a statement after five uses) in between.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 20
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
