@@ -44,7 +44,7 @@ from petition.bundles.models import Bundle, BundleReceipt, Delivery
 from petition.bundles.pdf import annex, front
 from petition.bundles.pdf.pool import Pool
 from petition.console.models import User
-from petition.i18n import text_direction
+from petition.i18n import separators, text_direction
 from petition.letters import services as letters
 from petition.letters.models import Letter
 from petition.models_common import utcnow
@@ -103,6 +103,7 @@ def _front_html(row: Letter, lang: str, *, bundle_id: str, built_at: datetime, c
         "bundles/pdf/front.html",
         lang=lang,
         lang_dir=text_direction(lang),
+        **separators(lang),
         row=row,
         letter=letter,
         text=text,

@@ -5,7 +5,7 @@ from flask import Flask, abort, g, request, url_for
 from flask_babel import get_locale
 
 from petition import countries
-from petition.i18n import LANGUAGES, text_direction
+from petition.i18n import LANGUAGES, separators, text_direction
 
 
 def init_app(app: Flask) -> None:
@@ -34,6 +34,7 @@ def init_app(app: Flask) -> None:
             "alternates": _alternates,
             "exit_url": app.config["PETITION"].EXIT_URL,
             "has_endpoint": lambda name: name in app.view_functions,
+            **separators(lang),
         }
 
     @app.template_filter("country_name")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 import shutil
 import subprocess
 
@@ -61,6 +62,7 @@ def test_cover_and_letter(bundle_app):
     loaded = letters.loaded("secure-our-socials")
     assert squash(loaded.texts["en"].front.title)[:30] in cover
     assert "Meta" in cover and built.bundle.id in cover
+    assert "(Facebook, Instagram)" in cover
     assert loaded.texts["en"].version_hash in cover
     assert "Test campaign signer" in cover
     body = squash(" ".join(pages[1:]))
@@ -84,6 +86,8 @@ def test_arabic_bundle_text_extracts_in_logical_order(bundle_app):
     loaded = letters.loaded("secure-our-socials")
     assert loaded.texts["ar"].front.title[:12] in text
     pages = pdf_text(built.pdf)
+    # The addressees' platforms are listed with the Arabic comma, not a Latin one.
+    assert re.search(r"Facebook\s*،\s*Instagram", pages[0]) and not re.search(r"Facebook\s*,", pages[0])
     assert all("صفحة" in page for page in pages)  # "page X of Y" in Arabic on every page
     assert "الموقّعون الأفراد" in text and "التواقيع حسب البلد" in text
 

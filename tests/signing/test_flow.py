@@ -57,12 +57,16 @@ def test_sign_confirm_withdraw(smtp_app, smtp_server, lang):
     page = client.get(confirm_path)
     assert page.status_code == 200
     assert "Nour Khalil" in page.text and "N. K." in page.text
+    # Lists in running text take the language's own comma (Arabic has "،").
+    comma = "، " if lang == "ar" else ", "
+    assert f"<bdi>Nour Khalil</bdi>{comma}<bdi>Journalist</bdi>" in page.text
     assert page.headers["Cache-Control"] == "no-store"
     data = form_values(page.text) | {"public_visibility": "full", "bundle_visibility": "named"}
     confirmed = client.post(confirm_path, data=data)
     assert confirmed.status_code == 303
     letter_page = client.get(f"/{lang}/letters/secure-our-socials/")
-    assert "Nour Khalil" in letter_page.text and "Journalist" in letter_page.text
+    assert f"<bdi>Nour Khalil</bdi>{comma}<bdi>Journalist</bdi>" in letter_page.text
+    assert f"(Facebook{comma}Instagram)" in letter_page.text
     assert client.get("/api/v1/letters/secure-our-socials").json["counts"]["individuals"] == 1
 
     # The link is single use.
