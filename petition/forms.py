@@ -7,9 +7,11 @@ from babel import support
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from wtforms.fields.choices import SelectChoice
 from wtforms.i18n import messages_path
 from wtforms.validators import ValidationError
 
+from petition import countries
 from petition.security.signed import FormCSRF
 from petition.text import TextRejected, clean_line
 
@@ -28,6 +30,23 @@ def cleaned(max_length: int, *, required: bool = True, multiline: bool = False):
             raise ValidationError(_l("Please keep this under %(n)d characters.", n=max_length))
         field.data = value
     return validator
+
+
+def options(pairs) -> list[SelectChoice]:
+    """(value, label) pairs as the choices of a select or radio field (WTForms 3.3
+    deprecated plain tuples, and 3.4 drops them)."""
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+@lru_cache(maxsize=16)
+def _countries(lang: str) -> tuple[SelectChoice, ...]:
+    return tuple(options(countries.choices(lang)))
+
+
+def country_options(lang: str) -> list[SelectChoice]:
+    """The country select: "Choose…" and "Prefer not to say" in the interface's language,
+    then every country named in `lang` (the letter's language), built once per language."""
+    return [SelectChoice("", _l("Choose…")), SelectChoice(countries.UNKNOWN, _l("Prefer not to say")), *_countries(lang)]
 
 
 @lru_cache(maxsize=16)

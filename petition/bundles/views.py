@@ -15,6 +15,7 @@ from petition.console import audit
 from petition.console.guard import console_gate
 from petition.console.permissions import can_access, letter_for_current_user
 from petition.extensions import db
+from petition.forms import options
 from petition.i18n import LANGUAGES
 from petition.jobs import runner
 from petition.jobs.models import Job
@@ -60,7 +61,7 @@ def make_blueprint() -> Blueprint:
         letter = letters.loaded(row.slug)
         languages = letter.languages if letter else []
         build_form = build_form or BuildForm(formdata=None)
-        build_form.lang.choices = [(code, LANGUAGES[code]["name"]) for code in languages if code in LANGUAGES]
+        build_form.lang.choices = options((code, LANGUAGES[code]["name"]) for code in languages if code in LANGUAGES)
         if not build_form.lang.data:
             build_form.lang.data = lang if lang in languages else (languages[0] if languages else None)
         delivery_form = delivery_form or DeliveryForm(formdata=None)
@@ -76,11 +77,11 @@ def make_blueprint() -> Blueprint:
         ), status
 
     def _delivery_choices(form: DeliveryForm, row: Letter, bundles) -> None:
-        form.bundle_id.choices = [
+        form.bundle_id.choices = options(
             (b.id, f"{b.created_at:%Y-%m-%d %H:%M} · {LANGUAGES.get(b.lang, {}).get('name', b.lang)} · {b.id[:8]}")
             for b in bundles
-        ]
-        form.addressee.choices = [(name, name) for name in services.addressees(row)]
+        )
+        form.addressee.choices = options((name, name) for name in services.addressees(row))
 
     @bp.get("/<lang>/console/bundles", defaults={"slug": None})
     @bp.get("/<lang>/console/letters/<slug>/bundles")
@@ -103,7 +104,7 @@ def make_blueprint() -> Blueprint:
         row = letter_for_current_user(slug)
         form = BuildForm()
         letter = letters.loaded(row.slug)
-        form.lang.choices = [(code, code) for code in (letter.languages if letter else [])]
+        form.lang.choices = options((code, code) for code in (letter.languages if letter else []))
         if not form.validate_on_submit():
             return _page(row, build_form=form, status=400)
         job = runner.enqueue(db.session, BUILD_JOB, {"slug": row.slug, "lang": form.lang.data},

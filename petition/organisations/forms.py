@@ -5,7 +5,7 @@ from wtforms import EmailField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, ValidationError
 
 from petition import countries
-from petition.forms import Form, cleaned
+from petition.forms import Form, cleaned, country_options
 from petition.organisations.domains import WebsiteRejected, normalise_website
 from petition.security.quiet import QuietFields
 from petition.signing.addresses import AddressRejected, check_syntax
@@ -56,7 +56,7 @@ class OrganisationForm(QuietFields, Form):
 
     def __init__(self, *args, lang: str, **kwargs):
         super().__init__(*args, **kwargs)
-        self.country.choices = [("", _l("Choose…")), (countries.UNKNOWN, _l("Prefer not to say"))] + list(countries.choices(lang))
+        self.country.choices = country_options(lang)
 
     def validate_country(self, field):
         if field.data not in countries.codes():

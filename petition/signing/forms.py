@@ -15,7 +15,7 @@ from wtforms.validators import InputRequired, Length, ValidationError
 from wtforms.widgets import Select, html_params
 
 from petition import countries
-from petition.forms import Form, cleaned
+from petition.forms import Form, cleaned, country_options, options
 from petition.security.quiet import QuietFields
 from petition.signing.addresses import AddressRejected, check_syntax
 
@@ -32,12 +32,12 @@ def _email(form, field):
         raise ValidationError(_l("This does not look like an email address. Please check it.")) from None
 
 
-PUBLIC_VISIBILITY_CHOICES = [
+PUBLIC_VISIBILITY_CHOICES = options([
     ("full", _l("My full name")),
     ("initials", _l("My initials only")),
     ("none", _l("Not listed: count me only")),
-]
-BUNDLE_VISIBILITY_CHOICES = [("named", _l("Name me")), ("counted", _l("Count me only"))]
+])
+BUNDLE_VISIBILITY_CHOICES = options([("named", _l("Name me")), ("counted", _l("Count me only"))])
 
 
 class CountrySelect(Select):
@@ -81,7 +81,7 @@ class SignForm(QuietFields, Form):
 
     def __init__(self, *args, lang: str, **kwargs):
         super().__init__(*args, **kwargs)
-        self.country.choices = [("", _l("Choose…")), (countries.UNKNOWN, _l("Prefer not to say"))] + list(countries.choices(lang))
+        self.country.choices = country_options(lang)
         # Country names follow `lang`; the two first labels follow the interface language.
         self.country.cache_key = (lang, str(get_locale()))
 

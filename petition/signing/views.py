@@ -30,7 +30,7 @@ def _open_letter(slug: str):
 def _visibility_choices(form_field, allowed_order: tuple[str, ...], current: str, all_choices):
     """Offer only the options that show as much as, or less than, the current choice."""
     allowed = set(allowed_order[: allowed_order.index(current) + 1])
-    form_field.choices = [(value, label) for value, label in all_choices if value in allowed]
+    form_field.choices = [choice for choice in all_choices if choice.value in allowed]
 
 
 def _blank_form_page(row, letter, text, lang: str) -> str:
