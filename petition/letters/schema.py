@@ -20,6 +20,11 @@ class Addressee(Strict):
     company: ShortText
     platforms: list[ShortText] = Field(default_factory=list)
 
+    @property
+    def named_platforms(self) -> list[str]:
+        """The platforms worth naming after the company: "X (X)" says nothing more than "X"."""
+        return [] if self.platforms == [self.company] else self.platforms
+
 
 class Initiator(Strict):
     name: ShortText

@@ -105,6 +105,15 @@ def test_letter_page_in_every_language(client, slug, lang):
 
 
 @pytest.mark.parametrize("lang", LANGS)
+def test_addressees_are_listed_with_the_languages_comma(client, lang):
+    body = client.get(f"/{lang}/letters/protect-women-hrds/").text
+    comma = "، " if lang == "ar" else ", "
+    expected = (f'<span class="addressee">Meta <span class="platforms">(Facebook{comma}Instagram{comma}WhatsApp)</span></span>'
+                f'{comma}<span class="addressee">X</span>{comma}<span class="addressee">Telegram</span>')
+    assert expected in body  # and no "X (X)": a platform named like its company is not repeated
+
+
+@pytest.mark.parametrize("lang", LANGS)
 def test_about_page_explains_storage_and_retention(client, lang):
     response = client.get(f"/{lang}/about")
     assert response.status_code == 200
