@@ -4,8 +4,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import EmailField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, ValidationError
 
-from petition import countries
-from petition.forms import Form, cleaned, country_options
+from petition.forms import Form, cleaned, country_options, known_country
 from petition.organisations.domains import WebsiteRejected, normalise_website
 from petition.security.quiet import QuietFields
 from petition.signing.addresses import AddressRejected, check_syntax
@@ -58,9 +57,7 @@ class OrganisationForm(QuietFields, Form):
         super().__init__(*args, **kwargs)
         self.country.choices = country_options(lang)
 
-    def validate_country(self, field):
-        if field.data not in countries.codes():
-            raise ValidationError(_l("Please choose a country from the list."))
+    validate_country = known_country
 
 
 class ConfirmForm(Form):

@@ -14,8 +14,7 @@ from wtforms import (
 from wtforms.validators import InputRequired, Length, ValidationError
 from wtforms.widgets import Select, html_params
 
-from petition import countries
-from petition.forms import Form, cleaned, country_options, options
+from petition.forms import Form, cleaned, country_options, known_country, options
 from petition.security.quiet import QuietFields
 from petition.signing.addresses import AddressRejected, check_syntax
 
@@ -85,9 +84,7 @@ class SignForm(QuietFields, Form):
         # Country names follow `lang`; the two first labels follow the interface language.
         self.country.cache_key = (lang, str(get_locale()))
 
-    def validate_country(self, field):
-        if field.data not in countries.codes():
-            raise ValidationError(_l("Please choose a country from the list."))
+    validate_country = known_country
 
 
 class ConfirmForm(Form):

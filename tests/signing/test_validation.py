@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 from petition.extensions import db
 from petition.signing.models import Signature
 from tests.helpers import form_values, outbox_messages, sign_letter
+from tests.organisations.support import sign_org
 
 
 @pytest.mark.parametrize("lang", ["en", "fr", "ar", "el"])
@@ -17,6 +18,27 @@ def test_errors_are_localised_and_keep_what_was_typed(client, lang):
     assert 'value="not-an-address"' in response.text and 'value="Kept Affiliation"' in response.text
     assert f'lang="{lang}"' in response.text
     assert db.session.scalar(select(func.count()).select_from(Signature)) == 0
+
+
+# The country select and its check are shared by both forms (petition.forms), and so
+# are their messages: one catalogue (web) must carry them in every language.
+COUNTRY_TEXTS = {
+    "en": ("Choose…", "Prefer not to say", "Please choose a country from the list."),
+    "fr": ("Choisir…", "Je préfère ne pas le dire", "Veuillez choisir un pays dans la liste."),
+    "ar": ("اختر…", "أفضّل عدم الإفصاح", "يرجى اختيار بلد من القائمة."),
+    "el": ("Επιλέξτε…", "Προτιμώ να μην το πω", "Επιλέξτε μια χώρα από τη λίστα."),
+}
+
+
+@pytest.mark.parametrize("lang", ["en", "fr", "ar", "el"])
+@pytest.mark.parametrize("send", [sign_letter, sign_org], ids=["individual", "organisation"])
+def test_country_select_and_its_error_are_localised(client, lang, send):
+    choose, not_say, error = COUNTRY_TEXTS[lang]
+    response = send(client, lang=lang, country="XX")
+    assert response.status_code == 400
+    assert error in response.text
+    assert f'<option value="">{choose}</option>' in response.text
+    assert f'<option value="ZZ">{not_say}</option>' in response.text
 
 
 def test_arabic_error_messages_are_arabic(client):
