@@ -3,7 +3,8 @@
 # areas can be translated independently; Flask-Babel merges them at run time.
 #   scripts/i18n.sh extract [area ...]   update the .pot and .po files (all areas, or those named)
 #   scripts/i18n.sh compile   build the .mo files the app reads (run by make install)
-#   scripts/i18n.sh check     fail if a catalogue has an untranslated or fuzzy message
+#   scripts/i18n.sh check     fail if a catalogue has an untranslated or fuzzy message, or
+#                             no longer matches the strings its area's sources use
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYBABEL=${PYBABEL:-.venv/bin/pybabel}
@@ -29,6 +30,12 @@ areas() {
   done
 }
 
+# extract_pot AREA FILE: the area's messages, as its sources use them now
+extract_pot() {
+  # shellcheck disable=SC2046
+  "$PYBABEL" -q extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output -o "$2" $(sources "$1")
+}
+
 extract() {
   local selected=("$@")
   [ ${#selected[@]} -eq 0 ] && selected=($(areas))
@@ -37,9 +44,7 @@ extract() {
     if ! grep -rqsE '(^|[^A-Za-z0-9_])(_|_l|gettext|ngettext|lazy_gettext)\(' $(sources "$area"); then continue; fi
     out="petition/$area/translations"
     mkdir -p "$out"
-    # shellcheck disable=SC2046
-    "$PYBABEL" -q extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
-      -o "$out/messages.pot" $(sources "$area")
+    extract_pot "$area" "$out/messages.pot"
     for locale in "${LOCALES[@]}"; do
       if [ -f "$out/$locale/LC_MESSAGES/messages.po" ]; then
         "$PYBABEL" -q update -i "$out/messages.pot" -d "$out" -l "$locale" --no-fuzzy-matching --ignore-obsolete
@@ -74,11 +79,31 @@ compile() {
 }
 
 check() {
-  .venv/bin/python - <<'PY'
-import pathlib, sys
+  # Each area's template against a fresh extraction of its sources: a message that moved
+  # to another area's files (and so to that area's catalogue) is caught here, before
+  # the next extract drops its translations.
+  local fresh
+  fresh=$(mktemp -d)
+  trap 'rm -rf "$fresh"' RETURN
+  for area in $(areas); do
+    [ -f "petition/$area/translations/messages.pot" ] && extract_pot "$area" "$fresh/$area.pot"
+  done
+  FRESH="$fresh" .venv/bin/python - <<'PY'
+import os, pathlib, sys
 from babel.messages.pofile import read_po
 problems = []
+def ids(path):
+    with open(path, "rb") as handle:
+        return {m.id if isinstance(m.id, str) else m.id[0] for m in read_po(handle) if m.id}
+for fresh in sorted(pathlib.Path(os.environ["FRESH"]).glob("*.pot")):
+    template = pathlib.Path("petition", fresh.stem, "translations", "messages.pot")
+    now, kept = ids(fresh), ids(template)
+    problems += [f"{template}: used but not in the catalogue: {m!r}" for m in sorted(now - kept)]
+    problems += [f"{template}: in the catalogue but no longer used here: {m!r}" for m in sorted(kept - now)]
 for po in sorted(pathlib.Path("petition").glob("*/translations/*/LC_MESSAGES/messages.po")):
+    template = po.parents[2] / "messages.pot"
+    if template.exists() and ids(po) != ids(template):
+        problems.append(f"{po}: its messages differ from {template} (run scripts/i18n.sh extract)")
     with po.open("rb") as handle:
         catalog = read_po(handle)
     for message in catalog:
