@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session
 from petition.extensions import db
 from petition.logs import redact
 from petition.mail.models import OutboxMessage
-from petition.mail.services import Message, message_from
+from petition.mail.services import Message, message_from, no_newlines
 from petition.models_common import utcnow
 
 log = logging.getLogger("petition.mail")
@@ -97,9 +97,9 @@ LINE = 78
 
 
 def _one_line(value: str) -> str:
-    if "\r" in value or "\n" in value:
-        value = " ".join(value.replace("\r", " ").replace("\n", " ").split())
-    return value
+    # Values that came through mail.services.build() are one line already: only the
+    # others (the configured sender, say) pay for the clean-up.
+    return no_newlines(value) if "\r" in value or "\n" in value else value
 
 
 def _fold(name: str, value: str) -> str:

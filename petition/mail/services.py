@@ -25,7 +25,7 @@ class Message:
     lang: str = "en"
 
 
-def _no_newlines(value: str) -> str:
+def no_newlines(value: str) -> str:
     # Header values come from our own templates and config, but a newline must never
     # reach a header whatever its source.
     return " ".join(value.replace("\r", " ").replace("\n", " ").split())
@@ -55,11 +55,11 @@ def build(template: str, *, to: str, lang: str, subject: str, sender: str | None
         html = page_cache.fill(key + ("html",), lambda **values: render("html", values), **fresh)
     return Message(
         to=to,
-        subject=_no_newlines(subject),
+        subject=no_newlines(subject),
         text=text,
         html=html,
-        sender=_no_newlines(sender) if sender else None,
-        headers={_no_newlines(k): _no_newlines(v) for k, v in (headers or {}).items()},
+        sender=no_newlines(sender) if sender else None,
+        headers={no_newlines(k): no_newlines(v) for k, v in (headers or {}).items()},
         lang=lang,
     )
 
