@@ -94,11 +94,12 @@ class Config:
     RATELIMIT_CONFIRM: str = "30/minute;300/hour"  # confirm and withdraw pages
     RATELIMIT_LOGIN: str = "5/minute;30/hour"
     RATELIMIT_API: str = "120/minute;2000/hour"
-    # Per-letter surge brake: new sign submissions per letter (all clients together)
-    # beyond this are asked to wait a moment; confirmations are never braked.
-    # The default lets a letter that goes viral take 50 new signatures a second (what one
-    # small server sustains) and slows anything faster; raise it when you scale out.
-    SURGE_BRAKE: str = "3000/minute;100000/hour"
+    # Per-letter pace of the intake: signing requests (individuals and organisations
+    # together) handled per letter per minute, across every worker. Beyond it nobody is
+    # refused: requests wait their turn (their confirmation mail is later), other letters
+    # go on, and the letter's leads are told once an hour. The default is 50 a second,
+    # what one small server's mail relay takes; raise it when you scale out.
+    INTAKE_PER_LETTER_PER_MINUTE: int = 3000
     # Quiet defences: a form sent sooner than this after it was shown, or later than
     # FORM_MAX_AGE_HOURS, or with the honeypot filled, is dropped without a word.
     # 0 switches the timing check off (tests and load benchmarks).
@@ -207,7 +208,7 @@ class Config:
         from limits import parse_many
 
         for name in ("RATELIMIT_SIGN", "RATELIMIT_ORG_SIGN", "RATELIMIT_CONFIRM", "RATELIMIT_LOGIN",
-                     "RATELIMIT_API", "SURGE_BRAKE"):
+                     "RATELIMIT_API"):
             try:
                 parse_many(getattr(self, name))
             except ValueError:

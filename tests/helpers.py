@@ -92,12 +92,23 @@ def form_values(html: str) -> dict[str, str]:
 
 
 def outbox_messages(app) -> list:
-    """Queued messages, decrypted (what the sender would send)."""
+    """Queued messages, decrypted (what the sender would send), once the intake worker
+    has handled every waiting signing request (as the sender's loop does first)."""
     from petition.mail.models import OutboxMessage
     from petition.mail.services import payload
 
+    process_intake(app)
     with app.app_context():
         return [payload(row) for row in db.session.scalars(db.select(OutboxMessage).order_by(OutboxMessage.id))]
+
+
+def process_intake(app) -> int:
+    """Run the intake worker over every waiting signing request (what the sender's loop
+    does in production)."""
+    from petition.signing import intake
+
+    with app.app_context():
+        return intake.drain()
 
 
 def links_in(text_body: str, kind: str) -> list[str]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, Table, Text
+from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, Table, Text, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from petition.extensions import db
@@ -65,3 +65,13 @@ class AuditEntry(db.Model):
     action: Mapped[str] = mapped_column(String(60))
     letter_id: Mapped[int | None] = mapped_column(ForeignKey("letters.id", ondelete="SET NULL"), index=True)
     detail: Mapped[str | None] = mapped_column(Text)  # JSON, no personal data
+
+
+def leads_of(session, letter_id: int) -> list[User]:
+    """Who hears about a letter: its active leads or, if it has none, the active
+    administrators."""
+    leads = list(session.scalars(
+        select(User).join(letter_leads, letter_leads.c.user_id == User.id)
+        .where(letter_leads.c.letter_id == letter_id, User.active.is_(True))
+    ))
+    return leads or list(session.scalars(select(User).where(User.role == "admin", User.active.is_(True))))

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from petition.models_common import utcnow
+from petition.privacy.crypto import decrypt
 from petition.signing.models import Signature
 
 OTHER = "other"  # the key group_small_counts uses for the grouped line
@@ -110,26 +111,27 @@ def domain_spikes(session: Session, letter_id: int, now: datetime | None = None,
     now = now or utcnow()
     day_ago = now - timedelta(days=1)
     week_before = day_ago - timedelta(days=7)
-    recent = dict(session.execute(
-        select(Signature.email_domain, func.count())
-        .where(Signature.letter_id == letter_id, Signature.created_at >= day_ago, Signature.email_domain.is_not(None))
-        .group_by(Signature.email_domain)
+    # Grouped by the domain's keyed hash; one encrypted copy of each group names it.
+    recent = {digest: (n, label) for digest, n, label in session.execute(
+        select(Signature.email_domain_hash, func.count(), func.min(Signature.email_domain_enc))
+        .where(Signature.letter_id == letter_id, Signature.created_at >= day_ago, Signature.email_domain_hash.is_not(None))
+        .group_by(Signature.email_domain_hash)
         .having(func.count() >= max(min_count, 1))
         .order_by(func.count().desc())
         .limit(limit)
-    ).all())
+    ).all()}
     if not recent:
         return []
     before = dict(session.execute(
-        select(Signature.email_domain, func.count())
+        select(Signature.email_domain_hash, func.count())
         .where(Signature.letter_id == letter_id, Signature.created_at >= week_before, Signature.created_at < day_ago,
-               Signature.email_domain.in_(list(recent)))
-        .group_by(Signature.email_domain)
+               Signature.email_domain_hash.in_(list(recent)))
+        .group_by(Signature.email_domain_hash)
     ).all())
     out = []
-    for domain, n in recent.items():
-        usual = before.get(domain, 0) / 7
-        out.append(DomainSpike(domain=domain, recent=int(n), usual=round(usual, 1),
+    for digest, (n, label) in recent.items():
+        usual = before.get(digest, 0) / 7
+        out.append(DomainSpike(domain=decrypt(label) or "", recent=int(n), usual=round(usual, 1),
                                spiking=n >= SPIKE_RATIO * max(usual, 1.0)))
     out.sort(key=lambda s: (-s.recent, s.domain))
     return out

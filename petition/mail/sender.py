@@ -67,6 +67,28 @@ def _wake_after_commit(session: Session) -> None:
         wake()
 
 
+# Work that produces mail and runs in the sender's loop just before each batch, so that
+# one sender (in-process or `flask outbox work`) is all a site needs: each is a factory
+# of a per-worker callable returning how much it did (the signing intake registers one).
+_stages: list = []
+
+
+def register_stage(factory) -> None:
+    if factory not in _stages:
+        _stages.append(factory)
+
+
+def _run_stages(stages) -> int:
+    done = 0
+    for stage in stages:
+        try:
+            done += stage()
+        except Exception:  # the database went away: the stage retries next round
+            log.exception("outbox: stage %s failed", type(stage).__name__)
+            db.session.rollback()
+    return done
+
+
 def backoff(attempts: int) -> timedelta:
     """30 s, 1 min, 2 min, ... capped at an hour: SMTP outages are waited out, not lost."""
     return min(timedelta(seconds=30 * 2 ** max(attempts - 1, 0)), MAX_BACKOFF)
@@ -604,12 +626,14 @@ def drain(max_rounds: int = 10_000) -> tuple[int, int]:
     """Send everything due now, in batches. Returns totals (sent, failed)."""
     total_sent = total_failed = 0
     sender = Sender()
+    stages = [factory() for factory in _stages]
     try:
         for _ in range(max_rounds):
+            produced = _run_stages(stages)
             sent, failed = sender.deliver_due()
             total_sent += sent
             total_failed += failed
-            if sent + failed == 0 or sent == 0:
+            if produced == 0 and (sent + failed == 0 or sent == 0):
                 break
     finally:
         sender.close()
@@ -619,8 +643,10 @@ def drain(max_rounds: int = 10_000) -> tuple[int, int]:
 def work(stop: threading.Event, idle_seconds: float = 1.0) -> None:
     """Run until stop is set: send as soon as woken, otherwise poll every idle_seconds."""
     sender = Sender()
+    stages = [factory() for factory in _stages]
     try:
         while not stop.is_set():
+            produced = _run_stages(stages)
             try:
                 sent, failed = sender.deliver_due()
             except Exception:  # the database went away: keep the sender alive and retry
@@ -629,7 +655,7 @@ def work(stop: threading.Event, idle_seconds: float = 1.0) -> None:
                 sent = failed = 0
             # A full batch means more may be due: go on at once. Otherwise (or when nothing
             # could be sent: the SMTP server is down) wait to be woken or for the next poll.
-            if sent == 0 or sent + failed < BATCH:
+            if produced == 0 and (sent == 0 or sent + failed < BATCH):
                 sender.idle()
                 wait_for_work(idle_seconds)
     finally:

@@ -88,20 +88,6 @@ def message_from(payload_enc: str) -> Message:
     return Message(**json.loads(decrypt(payload_enc)))
 
 
-def take_daily_quota(row, today) -> bool:
-    """The per-address cap: row is whatever holds one address's emails for one letter
-    (a signature, an organisation's contact) with mail_day and mail_count. Counts one
-    email and returns True, or returns False once MAIL_PER_ADDRESS_PER_DAY is reached."""
-    limit = current_app.config["PETITION"].MAIL_PER_ADDRESS_PER_DAY
-    if row.mail_day != today:
-        row.mail_day = today
-        row.mail_count = 0
-    if (row.mail_count or 0) >= limit:
-        return False
-    row.mail_count = (row.mail_count or 0) + 1
-    return True
-
-
 def subject_for(discreet: bool, title: str, discreet_subject: str, plain_subject: str) -> str:
     """A discreet letter's mail says nothing of its topic; others name the letter."""
     return discreet_subject if discreet else f"{plain_subject}: {title}"

@@ -1,31 +1,40 @@
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 
-from sqlalchemy import Date, ForeignKey, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from petition.extensions import db
-from petition.models_common import UTCDateTime, utcnow
+from petition.models_common import EncryptedText, UTCDateTime, utcnow
 
 # pending: the contact has not confirmed their address yet
 # awaiting: confirmed, waiting for a campaign lead
 # approved / rejected: decided by a lead
 ORG_STATUSES = ("pending", "awaiting", "approved", "rejected")
+SIGNED_SQL = "status IN ('awaiting', 'approved')"
 
 
 class Organisation(db.Model):
     """An organisation co-signing a letter. Its contact person and address are never public."""
 
     __tablename__ = "organisations"
+    __table_args__ = (
+        # One confirmed co-signature per contact address per letter; pending requests are
+        # one row each, with the details their own request typed.
+        Index("uq_organisations_signed_contact", "letter_id", "contact_email_hash", unique=True,
+              sqlite_where=text(SIGNED_SQL), postgresql_where=text(SIGNED_SQL)),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     letter_id: Mapped[int] = mapped_column(ForeignKey("letters.id", ondelete="CASCADE"), index=True)
     status: Mapped[str] = mapped_column(String(10), default="pending")
-    name: Mapped[str] = mapped_column(String(200))
+    # What the contact typed is encrypted at rest: a pending, waiting or rejected
+    # organisation is not public, and a dump must not show more than the site.
+    name: Mapped[str] = mapped_column(EncryptedText)
     country: Mapped[str] = mapped_column(String(2))
-    website: Mapped[str | None] = mapped_column(String(300))
-    statement: Mapped[str | None] = mapped_column(Text)
+    website: Mapped[str | None] = mapped_column(EncryptedText)
+    statement: Mapped[str | None] = mapped_column(EncryptedText)
     contact_name_enc: Mapped[str | None] = mapped_column(Text)
     contact_email_enc: Mapped[str | None] = mapped_column(Text)
     contact_email_hash: Mapped[str | None] = mapped_column(String(64), index=True)
@@ -38,5 +47,5 @@ class Organisation(db.Model):
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     confirm_nonce_hash: Mapped[str | None] = mapped_column(String(64))
     manage_nonce_hash: Mapped[str | None] = mapped_column(String(64))
-    mail_day: Mapped[date | None] = mapped_column(Date)
-    mail_count: Mapped[int] = mapped_column(Integer, default=0)
+    # As for signatures: the manage link's nonce, encrypted, so that later mails repeat it.
+    manage_nonce_enc: Mapped[str | None] = mapped_column(Text)

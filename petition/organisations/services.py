@@ -1,30 +1,34 @@
 """The rules of co-signing as an organisation: sign -> confirm -> lead decides (-> withdraw).
 
-Shaped like petition.signing.services: sign() does one lookup, one write and renders one
-email whatever the state of the contact address, and the caller always shows the same
-"check your inbox" page. No Flask request in here.
+Shaped like petition.signing.services and through the same intake: sign() writes one
+encrypted request whatever the state of the contact address, the caller always shows the
+same "check your inbox" page, and the intake worker decides what to store and mail
+(handle_request). No Flask request in here.
 """
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import asdict, dataclass
+from datetime import timedelta
 
 from flask import current_app
 from flask_babel import force_locale, gettext as _
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 from sqlalchemy.orm import Session
 
 from petition import tokens
 from petition.console import audit
-from petition.console.models import User
+from petition.console.models import User, leads_of
 from petition.letters import services as letters
 from petition.letters.models import Letter
 from petition.mail import services as mail
 from petition.models_common import utcnow
 from petition.organisations.domains import contact_matches
 from petition.organisations.models import Organisation
-from petition.privacy.crypto import decrypt, digest, encrypt, keyed_hash
+from petition.privacy.crypto import decrypt, encrypt, keyed_hash
+from petition.signing import intake
 from petition.signing.addresses import canonical, domain_of
 from petition.web.urls import public_url
 
@@ -70,135 +74,196 @@ def _title(letter_row: Letter, lang: str) -> str:
     return loaded.text_for(lang).front.title if loaded else letter_row.slug
 
 
+KIND = "organisation"
+SIGNED = ("awaiting", "approved")
+
+
 def sign(session: Session, letter_row: Letter, request: OrganisationRequest) -> None:
-    """Record a pending co-signature (or refresh one) and queue the right email, in the
-    caller's transaction. Returns nothing on purpose: the caller must not branch."""
+    """Record the request for the intake worker, in the caller's transaction: one INSERT
+    whatever the state of the contact address. Returns nothing on purpose."""
     if not letters.is_signable(letter_row):
         raise LetterNotOpen(letter_row.slug)
-    today = date.today()
+    intake.submit(session, KIND, letter_row, asdict(request))
+
+
+def handle_request(session: Session, letter_row: Letter, details: dict) -> None:
+    """The intake worker's part: within the mailbox's cap (shared with the individual
+    form), a new pending co-signature with this request's own details and links, or,
+    when this contact's organisation has co-signed already, a mail that repeats its
+    withdraw link. Nothing stored or mailed before is changed."""
+    request = OrganisationRequest(**details)
+    if not intake.take_mailbox_quota(session, letter_row.id, request.contact_email):
+        return
     hashed = contact_hash(letter_row.id, request.contact_email)
+    signed = session.scalar(
+        select(Organisation).where(Organisation.letter_id == letter_row.id, Organisation.contact_email_hash == hashed,
+                                   Organisation.status.in_(SIGNED))
+    )
+    if signed is not None:
+        mail.queue(session, _already_mail(letter_row, signed, request.lang, _manage_nonce_of(signed)),
+                   purpose="org-already", letter_id=letter_row.id)
+        return
     confirm_nonce, confirm_nonce_hash = tokens.new_nonce()
     manage_nonce, manage_nonce_hash = tokens.new_nonce()
-
-    org = session.scalar(
-        select(Organisation).where(Organisation.letter_id == letter_row.id, Organisation.contact_email_hash == hashed)
-        .order_by(Organisation.id).limit(1)
+    org = Organisation(
+        letter_id=letter_row.id, contact_email_hash=hashed, status="pending",
+        name=request.name, country=request.country, website=request.website or None,
+        statement=request.statement or None, contact_name_enc=encrypt(request.contact_name),
+        contact_email_enc=encrypt(request.contact_email),
+        contact_domain_matches=contact_matches(domain_of(request.contact_email), request.website),
+        lang=request.lang, confirm_nonce_hash=confirm_nonce_hash, manage_nonce_hash=manage_nonce_hash,
+        manage_nonce_enc=encrypt(manage_nonce), created_at=utcnow(),
     )
-    if org is None:
-        org = Organisation(letter_id=letter_row.id, contact_email_hash=hashed, mail_day=today, mail_count=0)
-        session.add(org)
-        _fill_pending(org, request, confirm_nonce_hash, manage_nonce_hash)
-    elif org.status in ("pending", "rejected"):
-        # Not yet confirmed, or turned down: this is a new request that starts over.
-        _fill_pending(org, request, confirm_nonce_hash, manage_nonce_hash)
+    session.add(org)
     session.flush()
-    allowed = mail.take_daily_quota(org, today)
-    message = _build_mail(letter_row, org, request, confirm_nonce, manage_nonce)
-    if allowed:
-        mail.queue(session, message, purpose="org-confirm" if org.status == "pending" else "org-already",
-                   letter_id=letter_row.id)
-    session.flush()
+    mail.queue(session, _confirm_mail(letter_row, org, request, confirm_nonce, manage_nonce),
+               purpose="org-confirm", letter_id=letter_row.id)
 
 
-def _fill_pending(org: Organisation, request: OrganisationRequest, confirm_nonce_hash: str, manage_nonce_hash: str) -> None:
-    org.status = "pending"
-    org.name = request.name
-    org.country = request.country
-    org.website = request.website or None
-    org.statement = request.statement or None
-    org.contact_name_enc = encrypt(request.contact_name)
-    org.contact_email_enc = encrypt(request.contact_email)
-    org.contact_domain_matches = contact_matches(domain_of(request.contact_email), request.website)
-    org.lang = request.lang
-    org.rejection_reason = None
-    org.decided_by = None
-    org.approved_at = None
-    org.confirmed_at = None
-    org.confirm_nonce_hash = confirm_nonce_hash
-    org.manage_nonce_hash = manage_nonce_hash
-    org.created_at = utcnow()
+intake.register(KIND, handle_request)
+
+
+def _manage_nonce_of(org: Organisation) -> str:
+    """The nonce of the withdraw link this organisation's contact holds, to repeat it
+    (rows from before it was kept get one now, once)."""
+    if org.manage_nonce_enc:
+        return decrypt(org.manage_nonce_enc)
+    nonce, nonce_hash = tokens.new_nonce()
+    org.manage_nonce_hash, org.manage_nonce_enc = nonce_hash, encrypt(nonce)
+    return nonce
 
 
 def _manage_url(org: Organisation, lang: str, manage_nonce: str) -> str:
     return public_url("organisations.withdraw", lang=lang, token=tokens.make(MANAGE, org.id, manage_nonce))
 
 
-def _build_mail(letter_row: Letter, org: Organisation, request: OrganisationRequest, confirm_nonce: str,
-                manage_nonce: str) -> mail.Message:
+def _mail_context(letter_row: Letter, lang: str) -> dict:
+    """A discreet letter's mails name neither the letter nor its address."""
+    return {
+        "title": _title(letter_row, lang),
+        "discreet": letter_row.discreet_mail,
+        "letter_url": None if letter_row.discreet_mail else public_url("letters.show", lang=lang, slug=letter_row.slug),
+    }
+
+
+def _confirm_mail(letter_row: Letter, org: Organisation, request: OrganisationRequest, confirm_nonce: str,
+                  manage_nonce: str) -> mail.Message:
+    """The confirmation mail. It carries nothing the requester typed (a stranger may have
+    typed this contact address): the page behind the link shows the details."""
     lang = request.lang
-    title = _title(letter_row, lang)
-    sender = mail.default_sender(letter_row.discreet_mail)
-    letter_url = public_url("letters.show", lang=lang, slug=letter_row.slug)
+    context = _mail_context(letter_row, lang)
     with force_locale(lang):
-        if org.status == "pending":
-            subject = mail.subject_for(letter_row.discreet_mail, title, _("Please confirm your request"), _("Confirm your organisation's co-signature"))
-            return mail.build(
-                "organisations/confirm", to=request.contact_email, lang=lang, subject=subject, sender=sender,
-                title=title, organisation=request.name, contact_name=request.contact_name,
-                confirm_url=public_url("organisations.confirm", lang=lang, token=tokens.make(CONFIRM, org.id, confirm_nonce)),
-                withdraw_url=_manage_url(org, lang, manage_nonce), letter_url=letter_url,
-                max_age_days=current_app.config["PETITION"].TOKEN_MAX_AGE_DAYS,
-            )
-        # Already confirmed (waiting or approved): tell the contact, give them the way out.
-        org.manage_nonce_hash = digest(manage_nonce)
-        subject = mail.subject_for(letter_row.discreet_mail, title, _("About your request"), _("Your organisation has already co-signed"))
+        subject = mail.subject_for(letter_row.discreet_mail, context["title"], _("Please confirm your request"),
+                                   _("Confirm your organisation's co-signature"))
         return mail.build(
-            "organisations/already", to=request.contact_email, lang=lang, subject=subject, sender=sender,
-            title=title, organisation=org.name, approved=org.status == "approved",
-            withdraw_url=_manage_url(org, lang, manage_nonce), letter_url=letter_url,
+            "organisations/confirm", to=request.contact_email, lang=lang, subject=subject,
+            sender=mail.default_sender(letter_row.discreet_mail), **context,
+            confirm_url=public_url("organisations.confirm", lang=lang, token=tokens.make(CONFIRM, org.id, confirm_nonce)),
+            withdraw_url=_manage_url(org, lang, manage_nonce),
+            max_age_days=current_app.config["PETITION"].TOKEN_MAX_AGE_DAYS,
         )
 
 
+def _already_mail(letter_row: Letter, org: Organisation, lang: str, manage_nonce: str) -> mail.Message:
+    """This contact's organisation has co-signed already: the mail names it (the contact
+    confirmed that name themselves), never what the new request typed."""
+    context = _mail_context(letter_row, lang)
+    with force_locale(lang):
+        subject = mail.subject_for(letter_row.discreet_mail, context["title"], _("About your request"),
+                                   _("Your organisation has already co-signed"))
+        return mail.build(
+            "organisations/already", to=decrypt(org.contact_email_enc), lang=lang, subject=subject,
+            sender=mail.default_sender(letter_row.discreet_mail), **context,
+            organisation=org.name, approved=org.status == "approved",
+            withdraw_url=_manage_url(org, lang, manage_nonce),
+        )
+
+
+class AlreadySigned(Exception):
+    """A genuine confirm link whose contact's organisation has co-signed already."""
+
+    def __init__(self, letter_id: int):
+        super().__init__(letter_id)
+        self.letter_id = letter_id
+
+
 def pending_for_token(session: Session, token: str) -> Organisation:
+    """The pending co-signature a confirm link is for. InvalidLink for a link that is not
+    genuine; AlreadySigned for a genuine one whose contact has co-signed already."""
     org_id, nonce = tokens.read(CONFIRM, token)
     org = session.get(Organisation, org_id)
-    if org is None or org.status != "pending" or not tokens.nonce_matches(nonce, org.confirm_nonce_hash):
+    if org is None or not tokens.nonce_matches(nonce, org.confirm_nonce_hash):
         raise tokens.InvalidLink()
+    if org.status != "pending" or _contact_signed(session, org):
+        raise AlreadySigned(org.letter_id)
     return org
+
+
+def _contact_signed(session: Session, org: Organisation) -> bool:
+    return session.scalar(
+        select(Organisation.id).where(Organisation.letter_id == org.letter_id,
+                                      Organisation.contact_email_hash == org.contact_email_hash,
+                                      Organisation.status.in_(SIGNED)).limit(1)
+    ) is not None
 
 
 def confirm(session: Session, token: str) -> Organisation:
     """The contact confirms their address: the organisation now waits for a lead. Single
-    use, race-safe (one conditional UPDATE checks and clears the nonce)."""
+    use and race-safe: one conditional UPDATE checks the state and the nonce (kept, so
+    the link's holder can later be told it is confirmed already), and the unique index
+    on signed contacts settles two requests of one contact confirmed at once."""
     org = pending_for_token(session, token)
     letter_row = session.get(Letter, org.letter_id)
     if not letters.is_signable(letter_row):
         raise LetterNotOpen(letter_row.slug)
-    result = session.execute(
-        update(Organisation)
-        .where(Organisation.id == org.id, Organisation.status == "pending",
-               Organisation.confirm_nonce_hash == org.confirm_nonce_hash)
-        .values(status="awaiting", confirmed_at=utcnow(), confirm_nonce_hash=None)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
-        raise tokens.InvalidLink()
+    other = aliased(Organisation)
+    try:
+        with session.begin_nested():
+            result = session.execute(
+                update(Organisation)
+                .where(Organisation.id == org.id, Organisation.status == "pending",
+                       Organisation.confirm_nonce_hash == org.confirm_nonce_hash,
+                       ~select(other.id).where(other.letter_id == Organisation.letter_id,
+                                               other.contact_email_hash == Organisation.contact_email_hash,
+                                               other.status.in_(SIGNED)).exists())
+                .values(status="awaiting", confirmed_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+            confirmed = result.rowcount == 1
+    except IntegrityError:
+        confirmed = False
+    if not confirmed:
+        raise AlreadySigned(org.letter_id)
     session.refresh(org)
-    _notify_leads(session, letter_row, org)
     return org
 
 
-def _notify_leads(session: Session, letter_row: Letter, org: Organisation) -> None:
-    """Tell the letter's leads (or, if it has none, the administrators) that an
-    organisation waits for them. The email names no one: it links to the console."""
-    from petition.console.models import letter_leads
+def notify_leads(session: Session) -> None:
+    """A digest for leads, not a mail per organisation (a stranger could otherwise fill
+    their mailboxes): for each letter with organisations that confirmed since its last
+    notice, at most one mail an hour to each of its leads (or, for a letter without
+    leads, the administrators). The mail names no one: it links to the console."""
+    waiting = session.execute(
+        select(Organisation.letter_id, func.count())
+        .where(Organisation.status == "awaiting").group_by(Organisation.letter_id)
+    ).all()
+    for letter_id, count in waiting:
+        letter_row = session.get(Letter, letter_id)
+        if letter_row is None or not intake.once_per(session, f"org-digest:{letter_id}", timedelta(hours=1)):
+            continue
+        lang = letter_row.default_language or "en"
+        title = _title(letter_row, lang)
+        for lead in leads_of(session, letter_row.id):
+            with force_locale(lang):
+                message = mail.build(
+                    "console/organisation_waiting", to=lead.email, lang=lang,
+                    subject=_("Organisations are waiting for approval"), title=title, count=count,
+                    queue_url=public_url("console.organisations", lang=lang, slug=letter_row.slug),
+                )
+            mail.queue(session, message, purpose="lead-notice", letter_id=letter_row.id)
 
-    leads = list(session.scalars(
-        select(User).join(letter_leads, letter_leads.c.user_id == User.id)
-        .where(letter_leads.c.letter_id == letter_row.id, User.active.is_(True))
-    ))
-    if not leads:
-        leads = list(session.scalars(select(User).where(User.role == "admin", User.active.is_(True))))
-    lang = letter_row.default_language or "en"
-    title = _title(letter_row, lang)
-    for lead in leads:
-        with force_locale(lang):
-            message = mail.build(
-                "console/organisation_waiting", to=lead.email, lang=lang,
-                subject=_("An organisation is waiting for approval"),
-                title=title, queue_url=public_url("console.organisations", lang=lang, slug=letter_row.slug),
-            )
-        mail.queue(session, message, purpose="lead-notice", letter_id=letter_row.id)
+
+intake.every_round(notify_leads)
 
 
 def for_manage_token(session: Session, token: str) -> Organisation:
@@ -210,16 +275,19 @@ def for_manage_token(session: Session, token: str) -> Organisation:
 
 
 def withdraw(session: Session, token: str) -> Letter:
-    """The contact withdraws the organisation: the row and its contact data go at once."""
+    """The contact withdraws: every row of this contact on this letter (the co-signature
+    and any pending requests) and its contact data go at once, whichever mailed link."""
     org = for_manage_token(session, token)
     letter_row = session.get(Letter, org.letter_id)
+    letter_id, hashed = org.letter_id, org.contact_email_hash
+    session.expunge(org)
     result = session.execute(
         delete(Organisation)
-        .where(Organisation.id == org.id, Organisation.manage_nonce_hash == org.manage_nonce_hash)
+        .where(Organisation.letter_id == letter_id, Organisation.contact_email_hash == hashed,
+               Organisation.manage_nonce_hash.is_not(None))
         .execution_options(synchronize_session=False)
     )
-    session.expunge(org)
-    if result.rowcount != 1:
+    if result.rowcount == 0:
         raise tokens.InvalidLink()
     return letter_row
 
@@ -259,8 +327,7 @@ def _queue_decision(session: Session, org: Organisation, template: str) -> None:
     letter_row = session.get(Letter, org.letter_id)
     lang = org.lang
     title = _title(letter_row, lang)
-    manage_nonce, manage_nonce_hash = tokens.new_nonce()
-    org.manage_nonce_hash = manage_nonce_hash
+    manage_nonce = _manage_nonce_of(org)
     details = contact(org)
     with force_locale(lang):
         if template.endswith("approved"):
@@ -269,9 +336,7 @@ def _queue_decision(session: Session, org: Organisation, template: str) -> None:
             subject = mail.subject_for(letter_row.discreet_mail, title, _("About your request"), _("Your organisation's co-signature was not accepted"))
         message = mail.build(
             template, to=details.email, lang=lang, subject=subject,
-            sender=mail.default_sender(letter_row.discreet_mail),
-            title=title, organisation=org.name, reason=org.rejection_reason,
-            withdraw_url=_manage_url(org, lang, manage_nonce),
-            letter_url=public_url("letters.show", lang=lang, slug=letter_row.slug),
+            sender=mail.default_sender(letter_row.discreet_mail), **_mail_context(letter_row, lang),
+            organisation=org.name, reason=org.rejection_reason, withdraw_url=_manage_url(org, lang, manage_nonce),
         )
     mail.queue(session, message, purpose="org-decision", letter_id=org.letter_id)

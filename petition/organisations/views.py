@@ -21,6 +21,15 @@ def _public_letter(slug: str):
     return row, letter
 
 
+def _already_confirmed(letter_id: int):
+    """A genuine confirm link whose contact has co-signed already: said plainly, with a
+    200, to the link's holder (the only one who can reach this)."""
+    row = db.session.get(Letter, letter_id)
+    letter = letters.loaded(row.slug)
+    return render_template("organisations/already_confirmed.html", row=row, letter=letter,
+                           text=letter.text_for(str(get_locale())))
+
+
 def make_blueprint() -> Blueprint:
     bp = Blueprint("organisations", __name__)
 
@@ -70,6 +79,8 @@ def make_blueprint() -> Blueprint:
             org = services.pending_for_token(db.session, token)
         except tokens.InvalidLink:
             return render_template("organisations/link_invalid.html"), 404
+        except services.AlreadySigned as already:
+            return _already_confirmed(already.letter_id)
         row = db.session.get(Letter, org.letter_id)
         letter = letters.loaded(row.slug)
         text = letter.text_for(org.lang)
@@ -81,9 +92,9 @@ def make_blueprint() -> Blueprint:
             if form.validate_on_submit():
                 try:
                     services.confirm(db.session, token)
-                except tokens.InvalidLink:
+                except services.AlreadySigned:
                     db.session.rollback()
-                    return render_template("organisations/link_invalid.html"), 404
+                    return _already_confirmed(row.id)
                 db.session.commit()
                 return redirect(url_for("organisations.confirmed", slug=row.slug), code=303)
             status = 400
@@ -96,6 +107,13 @@ def make_blueprint() -> Blueprint:
     def confirmed(slug: str):
         row, letter = _public_letter(slug)
         return render_template("organisations/confirmed.html", row=row, letter=letter,
+                               text=letter.text_for(str(get_locale())))
+
+    @bp.get("/<lang>/letters/<slug>/organisations/withdrawn")
+    def withdrawn(slug: str):
+        mark_sensitive()
+        row, letter = _public_letter(slug)
+        return render_template("organisations/withdrawn.html", row=row, letter=letter,
                                text=letter.text_for(str(get_locale())))
 
     @bp.route("/<lang>/organisations/withdraw/<token>", methods=["GET", "POST"])
@@ -117,7 +135,8 @@ def make_blueprint() -> Blueprint:
                     db.session.rollback()
                     return render_template("organisations/link_invalid.html", withdrawn=True), 404
                 db.session.commit()
-                return render_template("organisations/withdrawn.html", row=row, letter=letter, text=text)
+                # Redirect after the POST, so that a refresh does not send it again.
+                return redirect(url_for("organisations.withdrawn", slug=row.slug), code=303)
             status = 400
         else:
             status = 200

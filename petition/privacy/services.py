@@ -28,13 +28,13 @@ PURGEABLE_STATUSES = ("closed", "delivered")
 # What a purge clears on a confirmed signature. Kept: status, country, the public name
 # and affiliation the signer chose to show, receipt and version hashes, dates, counts.
 SIGNATURE_PERSONAL = dict(
-    email_enc=None, name_enc=None, affiliation_enc=None, email_hash=None, email_domain=None,
-    confirm_nonce_hash=None, manage_nonce_hash=None, hidden_reason=None,
-    updates_opt_in=False, mail_day=None, mail_count=0,
+    email_enc=None, name_enc=None, affiliation_enc=None, email_hash=None, email_domain_hash=None,
+    email_domain_enc=None, confirm_nonce_hash=None, manage_nonce_hash=None, manage_nonce_enc=None, hidden_reason=None,
+    updates_opt_in=False,
 )
 ORGANISATION_CONTACT = dict(
     contact_name_enc=None, contact_email_enc=None, contact_email_hash=None, rejection_reason=None,
-    confirm_nonce_hash=None, manage_nonce_hash=None, mail_day=None, mail_count=0,
+    confirm_nonce_hash=None, manage_nonce_hash=None, manage_nonce_enc=None,
 )
 
 

@@ -9,10 +9,11 @@ client address and a per-address limit alone would lock them all out or let a fl
 
 * per client (a keyed hash of the address; Flask-Limiter's own expiring counters are the
   only place it exists) on the pages a script would hammer;
-* per target address: signing.services caps the emails one address receives per letter
-  per day (MAIL_PER_ADDRESS_PER_DAY), whatever is submitted and from wherever;
-* per letter: the surge brake below slows new signature requests on one letter when a
-  flood starts, across every app server (it uses the limiter's shared storage).
+* per mailbox: the signing intake caps the emails one mailbox receives per letter per
+  day (MAIL_PER_ADDRESS_PER_DAY), whatever is submitted and from wherever;
+* per letter: the signing intake paces the requests of one letter
+  (INTAKE_PER_LETTER_PER_MINUTE): a flood waits its turn, and never closes the letter to
+  other people, as a brake that refused requests would.
 """
 from __future__ import annotations
 
@@ -106,26 +107,3 @@ def _nothing_to_limit() -> bool:
         return True
     methods = limited[request.endpoint]
     return methods is not None and request.method not in methods
-
-
-def surge_wait(slug: str) -> int | None:
-    """Count one new signature request on a letter. Returns None if it may go ahead,
-    or how many seconds to ask the person to wait while a surge lasts.
-
-    Only sign submissions that passed validation call this: confirmations (the moment a
-    real person's signature counts) are never braked. If the limiter's storage is
-    unreachable the brake fails open, so an outage never costs a signature.
-    """
-    if not limiter.enabled:
-        return None
-    # Keyed like the client keys, so the shared storage holds no letter names either.
-    key = keyed_digest("surge", slug)
-    try:
-        strategy = limiter.limiter
-        for item in parse_many(current_app.config["PETITION"].SURGE_BRAKE):
-            if not strategy.hit(item, "surge", key):
-                reset_at, _remaining = strategy.get_window_stats(item, "surge", key)
-                return max(1, int(reset_at - time.time()) + 1)
-    except Exception:  # noqa: BLE001  storage down: log, and let people sign
-        log.warning("surge brake unavailable (limiter storage error)")
-    return None

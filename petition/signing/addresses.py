@@ -49,3 +49,11 @@ def canonical(address: str) -> str:
 def domain_of(address: str) -> str:
     result = validate_email(address, check_deliverability=False, allow_smtputf8=True)
     return (result.ascii_domain or result.domain).lower()
+
+
+def mailbox(address: str) -> str:
+    """The mailbox an address delivers to, for the caps on mail: the canonical form with
+    any "+tag" folded at every domain (most servers deliver x+anything@ to x@), so that
+    tagged variants cannot multiply what a stranger makes us send to one person."""
+    local, _, domain = canonical(address).rpartition("@")
+    return f"{local.split('+', 1)[0]}@{domain}"

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from petition.extensions import db
@@ -17,13 +17,19 @@ class Signature(db.Model):
 
     Only what the signer chose to show is stored in the clear (public_name,
     public_affiliation, country). The address, full name and affiliation are Fernet
-    tokens; email_hash is an HMAC of the canonical address, and its unique pair with the
-    letter is what makes "one signature per person per letter" race-safe.
+    tokens; email_hash is an HMAC of the canonical address. A pending row is one request
+    (with the details that request typed); the unique pair (letter, email_hash) among
+    confirmed rows is what makes "one signature per person per letter" race-safe.
     """
 
     __tablename__ = "signatures"
     __table_args__ = (
-        UniqueConstraint("letter_id", "email_hash"),
+        # One confirmed signature per person per letter; pending rows are one per request
+        # (each keeps the details its own request typed), so the unique pair holds only
+        # among confirmed rows and decides races between two confirmations.
+        Index("uq_signatures_confirmed_email", "letter_id", "email_hash", unique=True,
+              sqlite_where=text("status = 'confirmed'"), postgresql_where=text("status = 'confirmed'")),
+        Index("ix_signatures_email", "letter_id", "email_hash"),
         Index("ix_signatures_public", "letter_id", "status", "confirmed_at"),
     )
 
@@ -50,10 +56,13 @@ class Signature(db.Model):
     confirm_nonce_hash: Mapped[str | None] = mapped_column(String(64))
     manage_nonce_hash: Mapped[str | None] = mapped_column(String(64))
     receipt_hash: Mapped[str | None] = mapped_column(String(64), index=True)
-    email_domain: Mapped[str | None] = mapped_column(String(255))  # for spike detection, kept until purge
-    # Emails sent to this address for this letter on mail_day: the per-address cap.
-    mail_day: Mapped[date | None] = mapped_column(Date)
-    mail_count: Mapped[int] = mapped_column(Integer, default=0)
+    # The manage (withdraw) link's nonce, encrypted, so that a later "you have already
+    # signed" mail repeats the same link instead of replacing the one already mailed.
+    manage_nonce_enc: Mapped[str | None] = mapped_column(Text)
+    # The address's domain, for spike detection: grouped by a keyed hash, shown to leads
+    # from the encrypted copy, so a dump does not say which provider anyone uses.
+    email_domain_hash: Mapped[str | None] = mapped_column(String(64))
+    email_domain_enc: Mapped[str | None] = mapped_column(Text)
     synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
@@ -74,3 +83,32 @@ class SignatureCounter(db.Model):
     letter_id: Mapped[int] = mapped_column(ForeignKey("letters.id", ondelete="CASCADE"), primary_key=True)
     shard: Mapped[int] = mapped_column(Integer, primary_key=True)
     confirmed: Mapped[int] = mapped_column(BigId, default=0)
+
+
+class SignRequest(db.Model):
+    """A signing request as the form posted it, before anyone has looked at it.
+
+    The web request writes this one row, whatever the address's state, so that it takes
+    the same time for an address that never signed as for one that did (no timing
+    oracle). The intake worker reads it later, decides what to mail and deletes it. All
+    of it but the kind and the letter is one Fernet token."""
+
+    __tablename__ = "sign_requests"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    letter_id: Mapped[int] = mapped_column(ForeignKey("letters.id", ondelete="CASCADE"))
+    payload_enc: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class MailQuota(db.Model):
+    """How many mails one mailbox (or one letter's intake) had on one day or minute: the
+    caps on mail a stranger can make the platform send. The key is a keyed hash of the
+    scope, so a dump does not name the mailbox."""
+
+    __tablename__ = "mail_quotas"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, index=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)

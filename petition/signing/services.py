@@ -1,20 +1,23 @@
 """The rules of signing: sign -> confirm -> (withdraw). No Flask request in here.
 
 sign() is deliberately shaped so that its outcome is invisible to the person submitting:
-whatever the address's state (new, pending, confirmed, withdrawn), it does one lookup,
-one write, renders one email, and the caller shows the same page. Only the mailbox owner
-learns anything, from the email itself.
+whatever the address's state (new, pending, confirmed, withdrawn, over its cap), it
+writes one encrypted intake row and the caller shows the same page; the intake worker
+decides later what to store and mail (handle_request). Only the mailbox owner learns
+anything, from the email itself. Each request keeps its own details and links: nothing
+a later request does changes what someone else typed or invalidates a link already sent.
 """
 from __future__ import annotations
 
 import logging
 import secrets
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 
 from flask import current_app
+from flask_babel import force_locale, gettext as _
 from sqlalchemy import Connection, Row, bindparam, delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from petition import tokens
@@ -24,7 +27,7 @@ from petition.letters.models import Letter
 from petition.mail import services as mail
 from petition.models_common import utcnow
 from petition.privacy.crypto import decrypt, digest, encrypt, keyed_hash
-from petition.signing import counters
+from petition.signing import counters, intake
 from petition.signing.addresses import canonical, domain_of
 from petition.signing.models import BUNDLE_CHOICES, PUBLIC_CHOICES, Signature, SignatureCounter
 from petition.text import initials
@@ -97,60 +100,72 @@ def receipt_hash(code: str) -> str:
     return digest("receipt:" + normalise_receipt(code))
 
 
+KIND = "person"
+
+
 def sign(session: Session, letter_row: Letter, request: SignatureRequest) -> None:
-    """Record a pending signature (or refresh one) and queue the right email, in the
-    caller's transaction. Returns nothing on purpose: the caller must not branch."""
+    """Record the request for the intake worker, in the caller's transaction: one INSERT
+    whatever the address's state, so the request takes the same time for everyone.
+    Returns nothing on purpose: the caller must not branch."""
     if not letters.is_signable(letter_row):
         raise LetterNotOpen(letter_row.slug)
-    today = date.today()
+    intake.submit(session, KIND, letter_row, asdict(request))
+
+
+def handle_request(session: Session, letter_row: Letter, details: dict) -> None:
+    """The intake worker's part (nobody waits on it, so it may branch): within the
+    mailbox's cap, a new pending signature with this request's own details and its own
+    links, or, for an address that has signed already, a mail that repeats the
+    withdraw link it holds. Nothing already stored or mailed is changed."""
+    request = SignatureRequest(**details)
+    if not intake.take_mailbox_quota(session, letter_row.id, request.email):
+        return
     hashed = email_hash(letter_row.id, request.email)
+    signed = session.execute(
+        select(Signature.id, Signature.manage_nonce_enc)
+        .where(Signature.letter_id == letter_row.id, Signature.email_hash == hashed, Signature.status == "confirmed")
+    ).first()
+    if signed is not None:
+        manage_nonce = decrypt(signed.manage_nonce_enc) if signed.manage_nonce_enc else None
+        if manage_nonce is None:
+            # A signature from before the nonce was kept: its first such mail sets one.
+            manage_nonce, manage_nonce_hash = tokens.new_nonce()
+            session.execute(update(Signature).where(Signature.id == signed.id).values(
+                manage_nonce_hash=manage_nonce_hash, manage_nonce_enc=encrypt(manage_nonce)))
+        message = _already_mail(letter_row, signed.id, request, manage_nonce)
+        mail.queue(session, message, purpose="already", letter_id=letter_row.id)
+        return
     confirm_nonce, confirm_nonce_hash = tokens.new_nonce()
     manage_nonce, manage_nonce_hash = tokens.new_nonce()
     code = receipt_code()
-    pending = _pending_values(request, confirm_nonce_hash, manage_nonce_hash, code)
-
-    # A new address, the common case in a surge, is one statement. The unique pair
-    # (letter, email hash) decides races: of two requests for one address exactly one
-    # inserts, and the other waits for it and then takes the existing-row path.
-    new_id = session.execute(
-        _insert_new_signature(session.get_bind().dialect.name),
-        dict(letter_id=letter_row.id, status="pending", email_hash=hashed, mail_day=today, mail_count=1, **pending),
-    ).scalar()
-    if new_id is not None:
-        message = _build_mail(letter_row, new_id, "pending", request, confirm_nonce, manage_nonce, code)
-        mail.queue(session, message, purpose="confirm", letter_id=letter_row.id)
-        return
-
-    sig = session.scalar(select(Signature).where(Signature.letter_id == letter_row.id, Signature.email_hash == hashed))
-    if sig.status == "pending":
-        for name, value in pending.items():
-            setattr(sig, name, value)
-    allowed = mail.take_daily_quota(sig, today)
-    if sig.status != "pending":
-        # Already confirmed: the mail gives the owner the way out. The stored manage
-        # nonce cannot be recovered (only its hash is kept), so a fresh one replaces it.
-        sig.manage_nonce_hash = manage_nonce_hash
-    message = _build_mail(letter_row, sig.id, sig.status, request, confirm_nonce, manage_nonce, code)
-    if allowed:
-        mail.queue(session, message, purpose="confirm" if sig.status == "pending" else "already", letter_id=letter_row.id)
-    session.flush()
+    new_id = session.execute(_insert_pending(), dict(
+        letter_id=letter_row.id, status="pending", email_hash=hashed,
+        **_pending_values(request, confirm_nonce_hash, manage_nonce_hash, manage_nonce, code),
+    )).scalar_one()
+    message = _confirm_mail(letter_row, new_id, request, confirm_nonce, manage_nonce, code)
+    mail.queue(session, message, purpose="confirm", letter_id=letter_row.id)
 
 
-@lru_cache(maxsize=4)
-def _insert_new_signature(dialect: str):
-    """INSERT ... ON CONFLICT (letter_id, email_hash) DO NOTHING RETURNING id, in the
-    dialect at hand. Built once: the values come as parameters, so a request does not
-    pay for building and hashing a twenty-column statement."""
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+intake.register(KIND, handle_request)
+
+
+@lru_cache(maxsize=1)
+def _insert_pending():
+    """The pending row's INSERT, built once (values come as parameters)."""
     table = Signature.__table__
-    return insert(table).on_conflict_do_nothing(index_elements=["letter_id", "email_hash"]).returning(table.c.id)
+    return table.insert().returning(table.c.id)
 
 
-def _pending_values(request: SignatureRequest, confirm_nonce_hash: str, manage_nonce_hash: str, code: str) -> dict:
-    """The columns a pending signature takes from a submission."""
+def domain_columns(address: str) -> dict[str, str]:
+    """The address's domain as stored for spike detection: grouped by a keyed hash,
+    named for leads by an encrypted copy."""
+    domain = domain_of(address)
+    return {"email_domain_hash": keyed_hash("email-domain", domain), "email_domain_enc": encrypt(domain)}
+
+
+def _pending_values(request: SignatureRequest, confirm_nonce_hash: str, manage_nonce_hash: str, manage_nonce: str,
+                    code: str) -> dict:
+    """The columns a pending signature takes from its request."""
     return {
         "email_enc": encrypt(request.email),
         "name_enc": encrypt(request.name),
@@ -163,41 +178,59 @@ def _pending_values(request: SignatureRequest, confirm_nonce_hash: str, manage_n
         "version_hash": request.version_hash,
         "confirm_nonce_hash": confirm_nonce_hash,
         "manage_nonce_hash": manage_nonce_hash,
+        "manage_nonce_enc": encrypt(manage_nonce),
         "receipt_hash": receipt_hash(code),
-        "email_domain": domain_of(request.email),
         "created_at": utcnow(),
+        "hidden": False,
+        "synthetic": False,
+        **domain_columns(request.email),
     }
 
 
-def _build_mail(letter_row: Letter, sig_id: int, status: str, request: SignatureRequest, confirm_nonce: str,
-                manage_nonce: str, code: str) -> mail.Message:
-    from flask_babel import force_locale, gettext as _
-
+def _mail_context(letter_row: Letter, lang: str) -> dict:
+    """What every signer mail of this letter shows. A discreet letter's mails name
+    neither the letter nor its address: the link's page does, once opened."""
     loaded = letters.loaded(letter_row.slug)
+    return {
+        "title": loaded.text_for(lang).front.title,
+        "discreet": letter_row.discreet_mail,
+        "letter_url": None if letter_row.discreet_mail else public_url("letters.show", lang=lang, slug=letter_row.slug),
+    }
+
+
+def _confirm_mail(letter_row: Letter, sig_id: int, request: SignatureRequest, confirm_nonce: str,
+                  manage_nonce: str, code: str) -> mail.Message:
+    """The confirmation mail. It carries nothing the requester typed (this address may
+    have been typed by a stranger): the page behind the link shows their details."""
     lang = request.lang
-    title = loaded.text_for(lang).front.title
-    withdraw_url = public_url("signing.withdraw", lang=lang, token=tokens.make(MANAGE, sig_id, manage_nonce))
-    letter_url = public_url("letters.show", lang=lang, slug=letter_row.slug)
+    context = _mail_context(letter_row, lang)
     with force_locale(lang):
-        if status == "pending":
-            subject = mail.subject_for(letter_row.discreet_mail, title, _("Please confirm your request"), _("Confirm your signature"))
-            # The busiest mail of a surge: its bodies come from the frame cache, with the
-            # links and the receipt code filled in.
-            return mail.build(
-                "signing/confirm", to=request.email, lang=lang, subject=subject,
-                sender=mail.default_sender(letter_row.discreet_mail),
-                title=title, letter_url=letter_url, max_age_days=current_app.config["PETITION"].TOKEN_MAX_AGE_DAYS,
-                fresh={
-                    "receipt": code,
-                    "confirm_url": public_url("signing.confirm", lang=lang, token=tokens.make(CONFIRM, sig_id, confirm_nonce)),
-                    "withdraw_url": withdraw_url,
-                },
-            )
-        subject = mail.subject_for(letter_row.discreet_mail, title, _("About your request"), _("You have already signed"))
+        subject = mail.subject_for(letter_row.discreet_mail, context["title"], _("Please confirm your request"),
+                                   _("Confirm your signature"))
+        # The busiest mail of a surge: its bodies come from the frame cache, with the
+        # links and the receipt code filled in.
+        return mail.build(
+            "signing/confirm", to=request.email, lang=lang, subject=subject,
+            sender=mail.default_sender(letter_row.discreet_mail),
+            max_age_days=current_app.config["PETITION"].TOKEN_MAX_AGE_DAYS, **context,
+            fresh={
+                "receipt": code,
+                "confirm_url": public_url("signing.confirm", lang=lang, token=tokens.make(CONFIRM, sig_id, confirm_nonce)),
+                "withdraw_url": public_url("signing.withdraw", lang=lang, token=tokens.make(MANAGE, sig_id, manage_nonce)),
+            },
+        )
+
+
+def _already_mail(letter_row: Letter, sig_id: int, request: SignatureRequest, manage_nonce: str) -> mail.Message:
+    lang = request.lang
+    context = _mail_context(letter_row, lang)
+    with force_locale(lang):
+        subject = mail.subject_for(letter_row.discreet_mail, context["title"], _("About your request"),
+                                   _("You have already signed"))
         return mail.build(
             "signing/already", to=request.email, lang=lang, subject=subject,
-            sender=mail.default_sender(letter_row.discreet_mail), title=title,
-            withdraw_url=withdraw_url, letter_url=letter_url,
+            sender=mail.default_sender(letter_row.discreet_mail), **context,
+            withdraw_url=public_url("signing.withdraw", lang=lang, token=tokens.make(MANAGE, sig_id, manage_nonce)),
         )
 
 
@@ -221,17 +254,38 @@ def preview(sig: Signature | Row) -> dict[str, str | None]:
     }
 
 
+class AlreadySigned(Exception):
+    """A genuine confirm link whose address has signed this letter already, through this
+    link or another request's. Only the link's holder (the mailbox) can learn this."""
+
+    def __init__(self, letter_id: int):
+        super().__init__(letter_id)
+        self.letter_id = letter_id
+
+
 _BY_ID = select(Signature.__table__).where(Signature.__table__.c.id == bindparam("sig_id"))
+_SIGNED = select(Signature.__table__.c.id).where(
+    Signature.__table__.c.letter_id == bindparam("letter_id"), Signature.__table__.c.email_hash == bindparam("email_hash"),
+    Signature.__table__.c.status == "confirmed",
+).limit(1)
 
 
 def pending_for_token(session: Session | Connection, token: str) -> Row:
     """The pending signature a confirm link is for, as a read-only row (the confirm page
-    and the confirmation only read it; the confirmation writes with one UPDATE)."""
+    and the confirmation only read it; the confirmation writes with one UPDATE).
+    Raises InvalidLink for a link that is not genuine (or whose request is gone), and
+    AlreadySigned for a genuine one whose address has signed already."""
     sig_id, nonce = tokens.read(CONFIRM, token)
     sig = session.execute(_BY_ID, {"sig_id": sig_id}).first()
-    if sig is None or sig.status != "pending" or not tokens.nonce_matches(nonce, sig.confirm_nonce_hash):
+    if sig is None or not tokens.nonce_matches(nonce, sig.confirm_nonce_hash):
         raise tokens.InvalidLink()
+    if sig.status != "pending" or _address_signed(session, sig):
+        raise AlreadySigned(sig.letter_id)
     return sig
+
+
+def _address_signed(session: Session | Connection, sig: Row) -> bool:
+    return session.execute(_SIGNED, {"letter_id": sig.letter_id, "email_hash": sig.email_hash}).first() is not None
 
 
 @lru_cache(maxsize=1)
@@ -239,11 +293,18 @@ def _confirm_pending_statement():
     """The single-use confirmation as one conditional UPDATE, built once (Core, values as
     parameters): it matches only while the row is pending with this link's nonce."""
     t = Signature.__table__
+    signed = t.alias("signed")
+    # Only while this row is pending with this link's nonce, and no other request of the
+    # same address has been confirmed (the unique index on confirmed rows settles a race
+    # between two). The nonce's hash stays, so the link's holder can later be told
+    # "already confirmed"; it goes with the rest at purge.
     return (
         update(t)
-        .where(t.c.id == bindparam("sig_id"), t.c.status == "pending", t.c.confirm_nonce_hash == bindparam("nonce_hash"))
+        .where(t.c.id == bindparam("sig_id"), t.c.status == "pending", t.c.confirm_nonce_hash == bindparam("nonce_hash"),
+               ~select(signed.c.id).where(signed.c.letter_id == t.c.letter_id, signed.c.email_hash == t.c.email_hash,
+                                          signed.c.status == "confirmed").exists())
         .values(
-            status="confirmed", confirmed_at=bindparam("now"), confirm_nonce_hash=None,
+            status="confirmed", confirmed_at=bindparam("now"),
             public_visibility=bindparam("public"), bundle_visibility=bindparam("bundle"),
             updates_opt_in=bindparam("updates"), version_hash=bindparam("version"),
             public_name=bindparam("public_name_value"), public_affiliation=bindparam("public_affiliation_value"),
@@ -310,14 +371,24 @@ def confirm(session: Session, token: str, *, public_visibility: str | None, bund
     }
     if single_statement_writes(session):
         with autocommit(session) as connection:
-            if connection.execute(_confirm_and_count_statement(), values).scalar() != 1:
-                raise tokens.InvalidLink()
+            try:
+                confirmed = connection.execute(_confirm_and_count_statement(), values).scalar() == 1
+            except IntegrityError:  # another request of this address was confirmed at the same moment
+                confirmed = False
+            if not confirmed:
+                raise AlreadySigned(sig.letter_id)
         counters.forget(sig.letter_id)
         return
-    if session.execute(_confirm_pending_statement(), values).rowcount != 1:
-        raise tokens.InvalidLink()
+    try:
+        with session.begin_nested():
+            confirmed = session.execute(_confirm_pending_statement(), values).rowcount == 1
+    except IntegrityError:
+        confirmed = False
+    if not confirmed:
+        raise AlreadySigned(sig.letter_id)
     if not sig.hidden:
         counters.add(session, sig.letter_id, sig.id, +1)
+    counters.forget(sig.letter_id)
 
 
 def for_manage_token(session: Session, token: str) -> Signature:
@@ -329,23 +400,24 @@ def for_manage_token(session: Session, token: str) -> Signature:
 
 
 def withdraw(session: Session, token: str) -> Letter:
-    """Delete the signature and every piece of personal data with it, at once."""
-    sig_id, nonce = tokens.read(MANAGE, token, max_age_days=MANAGE_MAX_AGE_DAYS)
-    sig = session.get(Signature, sig_id)
-    if sig is None or not tokens.nonce_matches(nonce, sig.manage_nonce_hash):
-        raise tokens.InvalidLink()
+    """Delete the signature and every piece of personal data with it, at once: every row
+    of this address on this letter (the confirmed signature and any pending requests),
+    whichever of its mailed links is used. One conditional DELETE: of two clicks, one
+    withdraws and the other finds nothing."""
+    sig = for_manage_token(session, token)
     letter_row = session.get(Letter, sig.letter_id)
-    counted = sig.status == "confirmed" and not sig.hidden
-    result = session.execute(
-        delete(Signature)
-        .where(Signature.id == sig.id, Signature.status == sig.status, Signature.manage_nonce_hash == sig.manage_nonce_hash)
-        .execution_options(synchronize_session=False)
-    )
+    letter_id, hashed = sig.letter_id, sig.email_hash
     session.expunge(sig)
-    if result.rowcount != 1:
+    t = Signature.__table__
+    gone = session.execute(
+        delete(t).where(t.c.letter_id == letter_id, t.c.email_hash == hashed,
+                        t.c.manage_nonce_hash.is_not(None)).returning(t.c.id, t.c.status, t.c.hidden)
+    ).all()
+    if not gone:
         raise tokens.InvalidLink()
-    if counted:
-        counters.add(session, sig.letter_id, sig.id, -1)
+    for row in gone:
+        if row.status == "confirmed" and not row.hidden:
+            counters.add(session, letter_id, row.id, -1)
     return letter_row
 
 

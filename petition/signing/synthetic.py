@@ -90,8 +90,6 @@ def fake(session: Session, row: Letter, count: int, *, seed: int | None = None,
                 "created_at": when,
                 "confirmed_at": when,
                 "receipt_hash": secrets.token_hex(32),
-                "email_domain": "synthetic.invalid",
-                "mail_count": 0,
                 "synthetic": True,
             })
         if dialect == "postgresql":

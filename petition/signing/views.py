@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from flask import Blueprint, abort, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_babel import get_locale
 
 from petition import countries, tokens
@@ -9,7 +9,6 @@ from petition.extensions import db
 from petition.letters import services as letters
 from petition.letters.models import Letter
 from petition.security.headers import mark_sensitive
-from petition.security.limits import surge_wait
 from petition.security.quiet import issue_stamp, quiet_rejection
 from petition.security.signed import csrf_token
 from petition.signing import services
@@ -98,6 +97,15 @@ def _confirm_page(row, letter, text, sig, token: str) -> str:
     return page_cache.fill(key, render, **values)
 
 
+def _already_confirmed(letter_id: int):
+    """A genuine confirm link whose address has signed already: said plainly, with a 200,
+    to the link's holder (the only one who can reach this)."""
+    row = letters.public_row_by_id(letter_id)
+    letter = letters.loaded(row.slug)
+    return render_template("signing/already_confirmed.html", row=row, letter=letter,
+                           text=letter.text_for(str(get_locale())))
+
+
 def make_blueprint() -> Blueprint:
     bp = Blueprint("signing", __name__)
 
@@ -118,14 +126,6 @@ def make_blueprint() -> Blueprint:
             # A script: the same answer a person gets, and nothing stored or sent.
             return redirect(url_for("signing.sent", slug=slug), code=303)
         if form.validate_on_submit():
-            wait = surge_wait(row.slug)
-            if wait is not None:
-                # A flood on this letter: ask for a moment, keep what they typed.
-                response = make_response(render_template(
-                    "signing/sign.html", row=row, letter=letter, text=text, form=form, signable=True,
-                    busy_seconds=wait), 429)
-                response.headers["Retry-After"] = str(wait)
-                return response
             version = form.version.data if letters.known_version(row, text.lang, form.version.data or "") else text.version_hash
             signature_request = services.SignatureRequest(
                 name=form.name.data,
@@ -160,6 +160,8 @@ def make_blueprint() -> Blueprint:
                 sig = services.pending_for_token(connection, token)
         except tokens.InvalidLink:
             return render_template("signing/link_invalid.html"), 404
+        except services.AlreadySigned as already:
+            return _already_confirmed(already.letter_id)
         row = letters.public_row_by_id(sig.letter_id)
         letter = letters.loaded(row.slug)
         text = letter.text_for(sig.lang)
@@ -178,9 +180,9 @@ def make_blueprint() -> Blueprint:
                     version_hash=form.version.data,
                     pending=sig,
                 )
-            except tokens.InvalidLink:
+            except services.AlreadySigned:
                 db.session.rollback()
-                return render_template("signing/link_invalid.html"), 404
+                return _already_confirmed(row.id)
             db.session.commit()
             return redirect(url_for("signing.confirmed", slug=row.slug), code=303)
         preview = _shown(services.preview(sig))
@@ -191,6 +193,12 @@ def make_blueprint() -> Blueprint:
         row, letter = _open_letter(slug)
         return render_template("signing/confirmed.html", row=row, letter=letter, text=letter.text_for(str(get_locale())),
                                counts=letters.counts(row))
+
+    @bp.get("/<lang>/letters/<slug>/withdrawn")
+    def withdrawn(slug: str):
+        mark_sensitive()
+        row, letter = _open_letter(slug)
+        return render_template("signing/withdrawn.html", row=row, letter=letter, text=letter.text_for(str(get_locale())))
 
     @bp.route("/<lang>/withdraw/<token>", methods=["GET", "POST"])
     def withdraw(token: str):
@@ -209,7 +217,8 @@ def make_blueprint() -> Blueprint:
                 db.session.rollback()
                 return render_template("signing/link_invalid.html", withdrawn=True), 404
             db.session.commit()
-            return render_template("signing/withdrawn.html", row=row, letter=letter, text=letter.text_for(str(get_locale())))
+            # Redirect after the POST, so that a refresh does not send it again.
+            return redirect(url_for("signing.withdrawn", slug=row.slug), code=303)
         status = 400 if request.method == "POST" else 200
         return render_template("signing/withdraw.html", row=row, letter=letter, text=letter.text_for(str(get_locale())),
                                form=form, sig=sig), status

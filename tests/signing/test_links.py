@@ -8,7 +8,7 @@ from petition import tokens
 from petition.extensions import db
 from petition.signing import services
 from petition.signing.models import Signature
-from tests.helpers import form_values, links_in, outbox_messages, sign_letter
+from tests.helpers import form_values, links_in, outbox_messages, sign_letter, process_intake
 
 
 def test_get_on_confirm_and_withdraw_links_changes_nothing(app, client):
@@ -31,21 +31,28 @@ def test_confirm_link_is_single_use(app, client):
     path = links_in(outbox_messages(app)[-1].text, "confirm")[0]
     data = form_values(client.get(path).text)
     assert client.post(path, data=data).status_code == 303
-    assert client.post(path, data=data).status_code == 404
-    assert client.get(path).status_code == 404
+    # Used: its holder (only they have it) is told plainly that it is done, and nothing changes.
+    for response in (client.post(path, data=data), client.get(path)):
+        assert response.status_code == 200
+        assert "already confirmed" in response.text and 'name="public_visibility"' not in response.text
 
 
-def test_resubmitting_replaces_the_confirm_link(app, client):
-    sign_letter(client, email="again@example.org")
+def test_resubmitting_keeps_every_link_already_mailed(app, client):
+    sign_letter(client, email="again@example.org", name="First Typist")
     first = links_in(outbox_messages(app)[-1].text, "confirm")[0]
-    sign_letter(client, email="again@example.org")
+    sign_letter(client, email="again@example.org", name="Second Typist")
     second = links_in(outbox_messages(app)[-1].text, "confirm")[0]
-    assert client.get(first).status_code == 404
-    assert client.get(second).status_code == 200
+    # Each link still works, and shows the details its own request typed.
+    assert "First Typist" in client.get(first).text and "Second Typist" not in client.get(first).text
+    assert "Second Typist" in client.get(second).text
+    # Confirming one: the other's holder (the same mailbox) is told it is done already.
+    assert client.post(first, data=form_values(client.get(first).text)).status_code == 303
+    assert "already confirmed" in client.get(second).text
 
 
 def test_tokens_expire_and_cannot_be_forged(app, client):
     sign_letter(client, email="expiry@example.org")
+    process_intake(app)
     sig = db.session.scalar(select(Signature))
     nonce, nonce_hash = tokens.new_nonce()
     sig.confirm_nonce_hash = nonce_hash

@@ -10,7 +10,7 @@ from petition.extensions import db
 from petition.mail import sender
 from petition.mail.models import OutboxMessage
 from petition.models_common import utcnow
-from tests.helpers import plain_body, sign_letter
+from tests.helpers import plain_body, sign_letter, process_intake
 
 
 def make_due():
@@ -27,6 +27,7 @@ def test_smtp_down_then_up_loses_nothing(make_app, smtp_server):
         client = app.test_client()
         for i in range(3):
             assert sign_letter(client, email=f"queued{i}@example.org").status_code == 303
+        process_intake(app)
         sent, failed = sender.deliver_due()
         assert (sent, failed) == (0, 3)
         rows = db.session.scalars(select(OutboxMessage)).all()
@@ -49,6 +50,7 @@ def test_server_refusing_a_message_is_retried(make_app, smtp_server):
     with app.app_context():
         client = app.test_client()
         sign_letter(client, email="later@example.org")
+        process_intake(app)
         smtp_server.refuse = True
         assert sender.deliver_due() == (0, 1)
         smtp_server.refuse = False
@@ -100,6 +102,7 @@ def test_console_backend_writes_to_instance_outbox(app, client, capsys):
 
 def test_outbox_commands(runner, app, client):
     sign_letter(client, email="cli@example.org")
+    process_intake(app)
     result = runner.invoke(args=["outbox", "status"])
     assert "queued 1" in result.output
     result = runner.invoke(args=["outbox", "drain"])

@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from petition.extensions import db
 from petition.letters import services as letters
-from petition.signing import services
-from petition.signing.models import Signature
+from petition.signing import intake, services
+from petition.signing.models import MailQuota, SignRequest, Signature
 from petition.text import TextRejected, clean_line, initials
 from tests.helpers import outbox_messages
 
@@ -23,13 +23,18 @@ def req(**overrides) -> services.SignatureRequest:
     return services.SignatureRequest(**values)
 
 
-def test_sign_stores_a_pending_encrypted_row_and_queues_mail_in_one_transaction(app):
+def test_sign_stores_an_encrypted_request_and_the_intake_makes_the_pending_row_and_its_mail(app):
     row = letters.letter_row("secure-our-socials")
     services.sign(db.session, row, req())
-    db.session.rollback()  # nothing committed: neither the row nor the email exists
-    assert db.session.scalars(select(Signature)).all() == [] and outbox_messages(app) == []
+    db.session.rollback()  # nothing committed: no request, so no row and no email later
+    assert db.session.scalars(select(SignRequest)).all() == [] and outbox_messages(app) == []
     services.sign(db.session, row, req())
     db.session.commit()
+    [request] = db.session.scalars(select(SignRequest)).all()
+    assert "leila" not in request.payload_enc.lower() and "Leila" not in request.payload_enc
+    assert db.session.scalars(select(Signature)).all() == []  # nothing decided in the web request
+    assert intake.drain() == 1
+    assert db.session.scalars(select(SignRequest)).all() == []  # handled, and gone
     sig = db.session.scalar(select(Signature))
     assert sig.status == "pending" and sig.public_name is None
     assert "leila" not in (sig.email_enc or "") and sig.email_hash and len(sig.email_hash) == 64
@@ -44,9 +49,8 @@ def test_mail_cap_per_address_per_letter_per_day(app):
         services.sign(db.session, row, req(email="Flooded@Example.org"))
         db.session.commit()
     assert len(outbox_messages(app)) == limit
-    # Tomorrow the owner can ask again.
-    sig = db.session.scalar(select(Signature))
-    sig.mail_day = date.today() - timedelta(days=1)
+    # Tomorrow the owner can ask again: today's count is under another key.
+    db.session.execute(MailQuota.__table__.delete())
     db.session.commit()
     services.sign(db.session, row, req(email="flooded@example.org"))
     db.session.commit()
@@ -68,11 +72,14 @@ def test_one_signer_per_letter_whatever_the_spelling(app):
     for email in ("a.lice+petition@gmail.com", "ALICE@googlemail.com", "alice@GMAIL.com"):
         services.sign(db.session, row, req(email=email))
         db.session.commit()
-    assert len(db.session.scalars(select(Signature)).all()) == 1
+    intake.drain()
+    # One person: every request has the same hash (each pending request keeps its own row).
+    assert len({s.email_hash for s in db.session.scalars(select(Signature))}) == 1
     # Another letter is another signature, and its hash differs (no cross-letter linking).
     other = letters.letter_row("protect-women-hrds")
     services.sign(db.session, other, req(email="alice@gmail.com", version_hash=letters.loaded("protect-women-hrds").texts["fr"].version_hash))
     db.session.commit()
+    intake.drain()
     hashes = {s.email_hash for s in db.session.scalars(select(Signature))}
     assert len(hashes) == 2
 
@@ -143,6 +150,7 @@ def test_confirming_counts_once_and_a_hidden_signature_not_at_all(app):
     for address in ("shown@example.org", "hidden@example.org"):
         services.sign(db.session, row, req(email=address))
         db.session.commit()
+        intake.drain()
         sig = db.session.scalar(select(Signature).where(Signature.email_hash == services.email_hash(row.id, address)))
         nonce, sig.confirm_nonce_hash = tokens.new_nonce()
         links[address] = tokens.make(services.CONFIRM, sig.id, nonce)
@@ -153,7 +161,7 @@ def test_confirming_counts_once_and_a_hidden_signature_not_at_all(app):
         services.confirm(db.session, token, public_visibility=None, bundle_visibility=None, updates_opt_in=False,
                          version_hash=None)
         db.session.commit()
-        with pytest.raises(tokens.InvalidLink):  # single use
+        with pytest.raises(services.AlreadySigned):  # single use: the holder is told it is done
             services.confirm(db.session, token, public_visibility=None, bundle_visibility=None, updates_opt_in=False,
                              version_hash=None)
         db.session.rollback()
@@ -162,4 +170,4 @@ def test_confirming_counts_once_and_a_hidden_signature_not_at_all(app):
     counters.forget(row.id)
     assert counters.confirmed_count(row.id) == 1
     shown = db.session.scalar(select(Signature).where(Signature.hidden.is_(False)))
-    assert shown.public_name == "Leila Mansour" and shown.confirmed_at is not None and shown.confirm_nonce_hash is None
+    assert shown.public_name == "Leila Mansour" and shown.confirmed_at is not None and shown.status == "confirmed"

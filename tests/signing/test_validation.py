@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from petition.extensions import db
 from petition.signing.models import Signature
-from tests.helpers import form_values, outbox_messages, sign_letter
+from tests.helpers import form_values, outbox_messages, sign_letter, process_intake
 from tests.organisations.support import sign_org
 
 
@@ -73,6 +73,7 @@ def test_hostile_values_are_refused_with_a_message(client, app, fields):
 def test_invisible_characters_are_removed_from_names(app, client):
     sneaky = "\u202eAmal\u200b Haddad\u2066\ufeff"
     assert sign_letter(client, name=sneaky, email="bidi@example.org").status_code == 303
+    process_intake(app)
     from petition.privacy.crypto import decrypt
 
     sig = db.session.scalar(select(Signature))
@@ -82,6 +83,7 @@ def test_invisible_characters_are_removed_from_names(app, client):
 def test_names_are_nfc(app, client):
     decomposed = "Zoe\u0301 Cafe\u0301"
     sign_letter(client, name=decomposed, email="nfc@example.org")
+    process_intake(app)
     from petition.privacy.crypto import decrypt
 
     assert decrypt(db.session.scalar(select(Signature.name_enc))) == "Zoé Café"
