@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 
 from petition.console import audit
 from petition.letters.models import Letter
@@ -21,7 +22,7 @@ from petition.organisations.models import Organisation
 from petition.privacy.crypto import decrypt, keyed_hash, rotate
 from petition.signing import counters
 from petition.signing.addresses import AddressRejected, canonical, check_syntax
-from petition.signing.models import Signature
+from petition.signing.models import SignRequest, Signature
 
 PURGEABLE_STATUSES = ("closed", "delivered")
 
@@ -352,11 +353,15 @@ def rotate_keys(session: Session, batch: int = 500) -> dict[str, int]:
     from petition.console.models import User
 
     columns = [
-        (Signature, ("email_enc", "name_enc", "affiliation_enc")),
-        (Organisation, ("contact_name_enc", "contact_email_enc")),
+        (Signature, ("email_enc", "name_enc", "affiliation_enc", "manage_nonce_enc", "email_domain_enc")),
+        (Organisation, ("contact_name_enc", "contact_email_enc", "manage_nonce_enc")),
         (User, ("totp_secret_enc",)),
         (OutboxMessage, ("payload_enc",)),
+        (SignRequest, ("payload_enc",)),
     ]
+    # Columns encrypted by their type (EncryptedText): written again, they are encrypted
+    # under the newest key.
+    rewritten = {Organisation: ("name", "website", "statement")}
     done: dict[str, int] = {}
     for model, names in columns:
         count = 0
@@ -373,6 +378,10 @@ def rotate_keys(session: Session, batch: int = 500) -> dict[str, int]:
                     value = getattr(obj, name)
                     if value is not None:
                         setattr(obj, name, rotate(value))
+                        count += 1
+                for name in rewritten.get(model, ()):
+                    if getattr(obj, name) is not None:
+                        flag_modified(obj, name)
                         count += 1
             last_id = rows[-1].id
             session.flush()

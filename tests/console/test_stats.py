@@ -7,6 +7,7 @@ from petition.console import stats
 from petition.extensions import db
 from petition.letters import services as letters
 from petition.models_common import utcnow
+from petition.signing import services
 from petition.signing.models import Signature
 
 
@@ -39,7 +40,7 @@ def _add(row_id, n, *, country="LB", lang="en", domain="example.org", created=No
         db.session.add(Signature(
             letter_id=row_id, status=status, email_hash=f"h-{country}-{domain}-{created.timestamp()}-{i}-{status}",
             country=country, lang=lang, public_visibility="none", bundle_visibility="counted", version_hash="v",
-            created_at=created, confirmed_at=created if status == "confirmed" else None, email_domain=domain,
+            created_at=created, confirmed_at=created if status == "confirmed" else None, **services.domain_columns(f"someone@{domain}"),
             hidden=hidden))
     db.session.flush()
 

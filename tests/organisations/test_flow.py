@@ -77,7 +77,8 @@ def test_organisation_cosigns_end_to_end(smtp_app, smtp_server, lang):
     response = client.post(confirm_path, data={"csrf_token": csrf_token(page.text)})
     assert response.status_code == 303
     assert org_state(smtp_app)[0] == "awaiting"
-    assert client.get(confirm_path).status_code == 404  # single use
+    again = client.get(confirm_path)  # single use: its holder is told it is done
+    assert again.status_code == 200 and "csrf_token" not in again.text
 
     # Waiting for a lead: nowhere public yet.
     assert ORG["name"] not in client.get(f"/{lang}/letters/{SLUG}/").text
@@ -108,7 +109,9 @@ def test_organisation_cosigns_end_to_end(smtp_app, smtp_server, lang):
     withdraw_path = link(approved_mail, "withdraw")
     page = client.get(withdraw_path)
     assert page.status_code == 200 and org_state(smtp_app)[0] == "approved"
-    assert client.post(withdraw_path, data={"csrf_token": csrf_token(page.text)}).status_code == 200
+    withdrawn = client.post(withdraw_path, data={"csrf_token": csrf_token(page.text)})
+    assert withdrawn.status_code == 303  # redirected after the POST
+    assert client.get(withdrawn.headers["Location"]).status_code == 200
     assert org_state(smtp_app) is None
     assert ORG["name"] not in client.get(f"/{lang}/letters/{SLUG}/").text
     assert client.get(withdraw_path).status_code == 404

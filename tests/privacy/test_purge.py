@@ -37,7 +37,7 @@ def personal_values(app) -> list[str]:
     with app.app_context():
         values = []
         for sig in db.session.scalars(select(Signature)):
-            values += [sig.email_enc, sig.name_enc, sig.affiliation_enc, sig.email_hash, sig.email_domain,
+            values += [sig.email_enc, sig.name_enc, sig.affiliation_enc, sig.email_hash, sig.email_domain_hash, sig.email_domain_enc,
                        sig.confirm_nonce_hash, sig.manage_nonce_hash]
         for org in db.session.scalars(select(Organisation)):
             values += [org.contact_name_enc, org.contact_email_enc, org.contact_email_hash]
