@@ -55,7 +55,6 @@ def add_signature(name: str, *, slug: str = "secure-our-socials", public: str = 
         public_affiliation=affiliation if public == "full" else None,
         country=country, lang="en", public_visibility=public, bundle_visibility=bundle, version_hash=text.version_hash,
         hidden=hidden, confirmed_at=utcnow() if status == "confirmed" else None, receipt_hash=receipt_hash(code),
-        mail_count=0,
     )
     db.session.add(sig)
     db.session.flush()
