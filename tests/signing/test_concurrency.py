@@ -165,3 +165,61 @@ def test_reconcile_repairs_drifted_counters(app, runner):
     assert result.exit_code == 0 and "-> 25" in result.output
     counters.forget(row.id)
     assert counters.confirmed_count(row.id) == 25
+
+
+def test_new_requests_racing_confirmations_never_rewrite_a_confirmed_signature(app):
+    """The attack that once rewrote 33 of 600 confirmed rows: while people confirm (not
+    named, counted only), new requests with their addresses, another name and "named"
+    are submitted and handled by the intake at the same moment. Every confirmed row must
+    hold exactly what its own confirmation chose."""
+    from petition.signing import intake
+
+    row = letters.letter_row("secure-our-socials")
+    app.config["PETITION"].MAIL_PER_ADDRESS_PER_DAY = 100
+    total = 40
+    for i in range(total):
+        services.sign(db.session, row, request_for(f"racer{i}@example.org"))
+    db.session.commit()
+    messages = outbox_messages(app)
+    links = [links_in(m.text, "confirm")[0].rsplit("/", 1)[1] for m in messages]
+    assert len(links) == total
+    db.session.rollback()
+
+    def retrying(action):
+        for attempt in range(20):
+            try:
+                action()
+                db.session.commit()
+                return
+            except services.AlreadySigned:  # only if its own earlier try went through
+                db.session.rollback()
+                return
+            except Exception as exc:
+                db.session.rollback()
+                if "locked" not in str(exc) or attempt == 19:
+                    raise
+
+    def work(index: int):
+        letter = letters.letter_row("secure-our-socials")  # this thread's own copy
+        if index % 2 == 0:  # confirm a share of the links, choosing to show nothing
+            for token in links[index // 2::4]:
+                retrying(lambda: services.confirm(db.session, token, public_visibility="none",
+                                                  bundle_visibility="counted", updates_opt_in=False,
+                                                  version_hash=None))
+        else:  # ask again for the same addresses, as someone else, and handle it at once
+            for i in range(index // 2, total, 4):
+                request = request_for(f"Racer{i}@Example.org")
+                intruder = services.SignatureRequest(**{**request.__dict__, "name": "Intruder Name",
+                                                        "public_visibility": "full", "bundle_visibility": "named"})
+                retrying(lambda: services.sign(db.session, letter, intruder))
+                retrying(lambda: intake.Intake().process_due())
+
+    assert run_in_threads(app, 8, work) == []
+    db.session.rollback()
+    confirmed = db.session.scalars(select(Signature).where(Signature.status == "confirmed")).all()
+    assert len(confirmed) == total
+    for sig in confirmed:
+        assert sig.public_visibility == "none" and sig.bundle_visibility == "counted" and sig.public_name is None
+        assert services.preview(sig)["full"] == "Race Runner"
+    counters.forget(row.id)
+    assert counters.confirmed_count(row.id) == total
