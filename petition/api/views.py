@@ -24,6 +24,9 @@ def _letter_json(row) -> dict:
         "url": public_url("letters.show", slug=row.slug, lang=meta.default_language or DEFAULT_LANGUAGE),
         "urls": {lang: public_url("letters.show", slug=row.slug, lang=lang) for lang in letter.languages},
         "counts": services.counts(row),
+        # The signature goal the progress bar fills towards (null: none); with auto_goal
+        # it moves to the next round number once reached.
+        "goal": row.goal,
     }
 
 

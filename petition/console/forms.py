@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import EmailField, HiddenField, PasswordField, StringField, TextAreaField
+from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField, TextAreaField
 from wtforms.validators import AnyOf, InputRequired, Length
 
 from petition.console.updates import BODY_MAX, SUBJECT_MAX
@@ -35,3 +35,4 @@ class UpdateForm(Form):
     subject = StringField(_l("Subject"), validators=[InputRequired(_l("Please write a subject.")), cleaned(SUBJECT_MAX)])
     body = TextAreaField(_l("Text"), validators=[InputRequired(_l("Please write the text of the update.")),
                                                  cleaned(BODY_MAX, multiline=True)])
+    publish = BooleanField(_l("Also publish this update in the letter's public feed"), default=False)

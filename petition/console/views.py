@@ -302,7 +302,8 @@ def make_blueprint() -> Blueprint:
         if request.method == "POST":
             if form.validate_on_submit():
                 job = updates.request_send(db.session, row, current_user,
-                                           updates.Update(subject=form.subject.data, body=form.body.data))
+                                           updates.Update(subject=form.subject.data, body=form.body.data),
+                                           publish=bool(form.publish.data))
                 db.session.commit()
                 return redirect(url_for("console.send_update", slug=slug, queued=job.id), code=303)
             status = 400

@@ -2,3 +2,4 @@
 
 from petition.console import updates as _updates  # noqa: E402,F401  (updates.send)
 from petition.bundles import jobs as _bundles  # noqa: E402,F401  (bundle.build)
+from petition.letters import milestones as _milestones  # noqa: E402,F401  (milestones.send, the sweep)

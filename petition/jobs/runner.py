@@ -27,6 +27,8 @@ log = logging.getLogger("petition.jobs")
 
 Progress = Callable[[int, str], None]
 HANDLERS: dict[str, Callable[[Job, Progress], dict | None]] = {}
+# Housekeeping a worker does between jobs (the milestone sweep): (every seconds, function).
+PERIODIC: list[tuple[float, Callable[[], None]]] = []
 LEASE = timedelta(minutes=30)
 MAX_ATTEMPTS = 3
 
@@ -36,6 +38,35 @@ def handler(kind: str):
         HANDLERS[kind] = func
         return func
     return register
+
+
+def periodic(seconds: float):
+    """Run the decorated function from each worker at most every `seconds`; it must be
+    safe to run from several workers at once."""
+    def register(func):
+        PERIODIC.append((seconds, func))
+        return func
+    return register
+
+
+def run_periodic(last_run: dict, now: float | None = None) -> None:
+    """Run the periodic functions that are due; a failing one is logged, never fatal."""
+    import time
+
+    from petition.jobs import handlers  # noqa: F401  (registers the areas' functions)
+
+    now = time.monotonic() if now is None else now
+    for seconds, func in PERIODIC:
+        if now - last_run.get(func, float("-inf")) < seconds:
+            continue
+        last_run[func] = now
+        try:
+            func()
+        except Exception:
+            log.exception("periodic %s failed", func.__name__)
+            db.session.rollback()
+        finally:
+            db.session.remove()
 
 
 def enqueue(session: Session, kind: str, payload: dict | None = None, *, letter_id: int | None = None,
@@ -115,7 +146,9 @@ def run_one() -> Job | None:
 def work(stop: threading.Event, idle_seconds: float = 2.0) -> None:
     from petition.mail.sender import wait_for_work
 
+    last_run: dict = {}
     while not stop.is_set():
+        run_periodic(last_run)
         try:
             job = run_one()
         except Exception:

@@ -44,6 +44,8 @@ class LetterMeta(Strict):
     discreet_mail: bool = True
     addressees: list[Addressee] = Field(min_length=1)
     initiators: list[Initiator] = Field(default_factory=list)
+    goal: int | None = Field(default=None, ge=1, le=1_000_000_000)
+    auto_goal: bool = False
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> "LetterMeta":

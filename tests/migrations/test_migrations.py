@@ -95,3 +95,20 @@ def test_db_upgrade_command(migration_app):
     result = runner.invoke(args=["db", "upgrade"])
     assert result.exit_code == 0, result.output
     assert "signatures" in tables()
+
+
+def test_growth_0002_adds_goals_milestones_share_images_and_keeps_letters(migration_app):
+    upgrade(revision="0001")
+    db.session.execute(text(
+        "INSERT INTO letters (slug, status, file_status, default_language, languages, public_visibility_default,"
+        " bundle_default, retention_days, discreet_mail, created_at, updated_at)"
+        " VALUES ('kept', 'open', 'open', 'en', 'en', 'none', 'counted', 180, true, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+    db.session.commit()
+    upgrade(revision="growth_0002")
+    assert {"letter_milestones", "share_images", "published_updates"} <= tables()
+    row = db.session.execute(text("SELECT slug, goal, file_goal, auto_goal FROM letters")).one()
+    assert row.slug == "kept" and row.goal is None and row.file_goal is None and not row.auto_goal
+    downgrade(revision="0001")
+    assert not {"letter_milestones", "share_images", "published_updates"} & tables()
+    assert "goal" not in {c["name"] for c in inspect(db.engine).get_columns("letters")}
+    assert db.session.execute(text("SELECT slug FROM letters")).scalar_one() == "kept"
