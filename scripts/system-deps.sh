@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# System packages the project needs beyond Python: fonts for the PDF bundles (Arabic,
-# Greek and Latin glyphs), poppler for pdftotext/pdftoppm in tests, Chromium for the
+# System packages the project needs beyond Python: fonts for the PDF bundles and share
+# images (Arabic, Greek and Latin glyphs), poppler for the share images and for
+# pdftotext/pdftoppm in tests, Chromium for the
 # browser tests. Installed from Debian's packages when missing and when we are root;
 # otherwise we say what is missing and carry on (the tests that need it skip with a reason).
 # (grep without -q: with pipefail, -q closing the pipe early would fail the check.)
@@ -11,6 +12,8 @@ for item in "$@"; do
     fonts)
       fc-list : family 2>/dev/null | grep -i "Noto Naskh Arabic" >/dev/null || want+=(fonts-noto-core)
       fc-list : family 2>/dev/null | grep -i "DejaVu Sans" >/dev/null || want+=(fonts-dejavu-core)
+      # the job worker rasterises the share images with pdftoppm
+      command -v pdftoppm >/dev/null 2>&1 || want+=(poppler-utils)
       ;;
     browser)
       command -v chromium >/dev/null 2>&1 || want+=(chromium)

@@ -7,6 +7,7 @@ from petition.bundles import queries as bundle_queries
 from petition.extensions import db
 from petition.letters import feeds, services, share_image, sharing
 from petition.organisations.queries import approved as approved_organisations
+from petition.security.headers import mark_sensitive
 from petition.signing import queries as signatures
 from petition.web import page_cache
 from petition.web.urls import public_url
@@ -96,18 +97,23 @@ def make_blueprint() -> Blueprint:
 
     @bp.get("/<lang>/letters/<slug>/share/mastodon")
     def share_mastodon(slug: str):
-        """Hands the letter to the reader's Mastodon instance: a redirect built here from
-        the instance they typed, which is neither stored, logged nor set in a cookie."""
+        """Hands the letter to the reader's Mastodon instance, built here from the server
+        they typed, which is neither stored, logged nor set in a cookie.
+
+        Not a 303: the CSP's form-action 'self' also covers where a form's redirect
+        leads, so browsers refuse a redirect to another site after this form (Chromium
+        reports it as a form-action violation). The answer is a page that moves on by
+        itself (meta refresh, no script) and carries the same address as a link."""
         row, letter = _public_letter(slug)
         panel = share_panel(row.slug)
+        text = letter.text_for(str(get_locale()))
         try:
             instance = sharing.mastodon_instance(request.args.get("instance"))
         except sharing.BadInstance:
-            return render_template("letters/mastodon.html", row=row, text=letter.text_for(str(get_locale())),
-                                   share=panel, invalid=True), 400
-        response = redirect(sharing.mastodon_url(instance, panel.url, panel.title), code=303)
-        response.headers["Cache-Control"] = "no-store"
-        return response
+            return render_template("letters/mastodon.html", row=row, text=text, share=panel, target=None), 400
+        mark_sensitive()  # never cached: the next reader types another server
+        return render_template("letters/mastodon.html", row=row, text=text, share=panel, instance=instance,
+                               target=sharing.mastodon_url(instance, panel.url, panel.title))
 
     @bp.get("/<lang>/letters/<slug>/share/<digest>.png", endpoint="share_image")
     def share_image_png(slug: str, digest: str):
