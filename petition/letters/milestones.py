@@ -59,6 +59,8 @@ def check_letter(session: Session, row: Letter, count: int) -> Milestone | None:
         return None
     if count < goal:
         return None
+    if session.scalar(select(Milestone.id).where(Milestone.letter_id == row.id, Milestone.goal == goal)) is not None:
+        return None  # reached before (a goal that stays put): nothing to do, no failed insert every sweep
     milestone = Milestone(letter_id=row.id, goal=goal)
     session.add(milestone)
     try:

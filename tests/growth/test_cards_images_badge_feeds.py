@@ -267,3 +267,18 @@ def test_feed_entries_keep_their_ids(app, client):
     assert first == client.get(f"/en/letters/{SLUG}/feed.atom").data
     with app.app_context():
         assert db.session.scalar(select(Milestone.goal)) == 10
+
+
+def test_feeds_badge_and_milestone_show_no_signer(app, client):
+    """A stranger reading every public artefact of this issue learns nothing about who signed."""
+    from tests.helpers import confirm_from_mail, sign_letter
+
+    assert sign_letter(client, SLUG, "en", name="Nour Khalil", email="nour.khalil@example.org",
+                       updates="y").status_code == 303
+    assert confirm_from_mail(client, app, updates="y").status_code == 303
+    set_goal(app, SLUG, 1)
+    sweep(app, images=True)
+    for path in (f"/en/letters/{SLUG}/feed.atom", "/en/feed.atom", f"/en/letters/{SLUG}/badge.svg",
+                 f"/en/letters/{SLUG}/poster"):
+        body = client.get(path).get_data(as_text=True)
+        assert "Nour" not in body and "Khalil" not in body and "nour.khalil" not in body, path
