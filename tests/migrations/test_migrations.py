@@ -107,8 +107,10 @@ def test_growth_0002_adds_goals_milestones_share_images_and_keeps_letters(migrat
     upgrade(revision="growth_0002")
     assert {"letter_milestones", "share_images", "published_updates"} <= tables()
     row = db.session.execute(text("SELECT slug, goal, file_goal, auto_goal FROM letters")).one()
+    db.session.commit()  # end the read's transaction: on PostgreSQL it would block the downgrade's DROP TABLE
     assert row.slug == "kept" and row.goal is None and row.file_goal is None and not row.auto_goal
     downgrade(revision="0001")
     assert not {"letter_milestones", "share_images", "published_updates"} & tables()
     assert "goal" not in {c["name"] for c in inspect(db.engine).get_columns("letters")}
     assert db.session.execute(text("SELECT slug FROM letters")).scalar_one() == "kept"
+    db.session.commit()
