@@ -87,6 +87,7 @@ class ShareImage(db.Model):
     letter_id: Mapped[int] = mapped_column(ForeignKey("letters.id", ondelete="CASCADE"), index=True)
     lang: Mapped[str] = mapped_column(String(8))
     band: Mapped[int] = mapped_column(Integer)
+    # share_image.design_key(): a hash of everything the picture shows and its stylesheet
     version_hash: Mapped[str] = mapped_column(String(64))
     digest: Mapped[str] = mapped_column(String(32))
     png: Mapped[bytes] = mapped_column(LargeBinary)

@@ -6,8 +6,9 @@ another installed font glyph by glyph, so "Meta" inside an Arabic title still sh
 then rasterised by poppler's pdftoppm. Pillow with raqm shapes Arabic too, but has no
 font fallback: a Latin company name in an Arabic line came out as boxes.
 
-Rendered by the job worker's sweep (petition.letters.milestones), never in a request:
-when a text version is new (sync) or the count entered another band. Stored in the
+Rendered by the job worker's sweep (petition.letters.milestones) and `letters sync`,
+never in a request: when what the picture shows changed (a new text version, a corrected
+translation, a new layout) or the count entered another band. Stored in the
 database like the bundles (nothing lives on an app server's disk) and served under its
 digest with a one-year immutable cache.
 """
@@ -48,15 +49,24 @@ def _no_fetching(url: str, *args, **kwargs):
     raise ValueError(f"the share image loads no resources ({url[:60]})")
 
 
-def render_png(slug: str, lang: str, band: int) -> bytes:
-    """The image of letter `slug` in text language `lang` for count band `band`."""
+def image_html(slug: str, lang: str, band: int) -> str:
+    """The image's page: everything the picture shows (text version, translated words,
+    addressees, band), so its hash says when the picture must be drawn again."""
+    letter = services.loaded(slug)
+    with force_locale(lang):
+        return render_template("letters/share_image.html", letter=letter, text=letter.texts[lang], band=band,
+                               lang=lang, lang_dir=text_direction(lang), **separators(lang))
+
+
+def design_key(html: str) -> str:
+    """The rendered page and the stylesheet, hashed: a corrected translation or a new
+    layout renders the images again at the next sweep or sync, like a new text version."""
+    return hashlib.sha256((html + "\x00" + CSS_FILE.read_text(encoding="utf-8")).encode("utf-8")).hexdigest()
+
+
+def render_png(html: str) -> bytes:
     from weasyprint import CSS, HTML
 
-    letter = services.loaded(slug)
-    text = letter.texts[lang]
-    with force_locale(lang):
-        html = render_template("letters/share_image.html", letter=letter, text=text, band=band,
-                               lang=lang, lang_dir=text_direction(lang), **separators(lang))
     pdf = HTML(string=html, base_url=None, url_fetcher=_no_fetching).write_pdf(
         stylesheets=[CSS(string=CSS_FILE.read_text(encoding="utf-8"), url_fetcher=_no_fetching)])
     return rasterise(pdf)
@@ -79,8 +89,8 @@ def rasterise(pdf: bytes) -> bytes:
 
 
 def refresh(session: Session, row: Letter, count: int) -> list[str]:
-    """Render the images of this letter that are missing, of an older text version or of
-    another band than `count`'s. Returns "slug/lang band" for each one rendered. A failed
+    """Render the images of this letter that are missing, of another band than `count`'s,
+    or whose picture would differ (text version, translation, layout: design_key). Returns "slug/lang band" for each one rendered. A failed
     render is logged and skipped: the pages then simply have no og:image."""
     letter = services.loaded(row.slug)
     if letter is None:
@@ -90,17 +100,19 @@ def refresh(session: Session, row: Letter, count: int) -> list[str]:
     done = []
     for lang, text in letter.texts.items():
         image = stored.get(lang)
-        if image is not None and image.band == band and image.version_hash == text.version_hash:
+        html = image_html(row.slug, lang, band)
+        key = design_key(html)
+        if image is not None and image.band == band and image.version_hash == key:
             continue
         try:
-            png = render_png(row.slug, lang, band)
+            png = render_png(html)
         except Exception as exc:  # a missing tool or font must not stop the sweep
             log.warning("share image %s/%s not rendered: %s", row.slug, lang, exc)
             continue
         if image is None:
             image = ShareImage(letter_id=row.id, lang=lang)
             session.add(image)
-        image.band, image.version_hash, image.png = band, text.version_hash, png
+        image.band, image.version_hash, image.png = band, key, png
         image.digest = hashlib.sha256(png).hexdigest()[:32]
         session.commit()
         done.append(f"{row.slug}/{lang} {band}")

@@ -282,3 +282,10 @@ def test_feeds_badge_and_milestone_show_no_signer(app, client):
                  f"/en/letters/{SLUG}/poster"):
         body = client.get(path).get_data(as_text=True)
         assert "Nour" not in body and "Khalil" not in body and "nour.khalil" not in body, path
+
+
+def test_a_new_layout_or_translation_renders_the_image_again(rendered, monkeypatch):
+    assert sweep(rendered, images=True).images == []  # nothing changed
+    real = share_image.CSS_FILE.read_text(encoding="utf-8")
+    monkeypatch.setattr(share_image, "CSS_FILE", type("F", (), {"read_text": lambda self, encoding=None: real + "\n/* v2 */"})())
+    assert len(sweep(rendered, images=True).images) == 7  # every letter and language
