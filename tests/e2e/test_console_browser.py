@@ -33,7 +33,7 @@ def test_organisation_signs_and_lead_approves(site, mail_sink, page, browser, ar
 
     # The organisation's form, reached from the letter page.
     page.goto(f"{site.base}/en/letters/{SLUG}/")
-    page.locator(f"a.button[href='/en/letters/{SLUG}/organisations/sign']").click()
+    page.locator(f"a.button[href='/en/letters/{SLUG}/organisations/sign']").first.click()  # top, middle and end of the letter
     page.fill("#name", org_name)
     page.select_option("#country", "LB")
     page.fill("#website", "https://collective.example")
