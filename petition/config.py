@@ -73,7 +73,11 @@ class Config:
     MAIL_DEFAULT_SENDER: str = "Open letters <letters@localhost>"
     # Sender name used for letters with discreet mail: reveals nothing of the topic.
     MAIL_DISCREET_SENDER: str = "Notifications <letters@localhost>"
+    # Seconds an SMTP connect, read or write may take before the relay counts as down.
     MAIL_TIMEOUT: int = 10
+    # Seconds an outbox sender's claim on its rows lasts (renewed while it works): a
+    # killed sender's mail goes out from another sender this long after, at most.
+    OUTBOX_LEASE_SECONDS: int = 60
     OUTBOX_DIR: str = str(INSTANCE / "outbox")
     # Deliver queued mail from a thread inside the web process (the embedded default).
     OUTBOX_IN_PROCESS: bool = True
@@ -202,6 +206,10 @@ class Config:
                 break
         if self.MAIL_USE_TLS and self.MAIL_USE_SSL:
             problems.append("MAIL_USE_TLS and MAIL_USE_SSL exclude each other")
+        if not 2 <= self.OUTBOX_LEASE_SECONDS <= 600:
+            problems.append("OUTBOX_LEASE_SECONDS must be between 2 and 600")
+        if self.MAIL_TIMEOUT < 1:
+            problems.append("MAIL_TIMEOUT must be at least 1 second")
         if not 0 <= self.TRUSTED_PROXIES <= 5:
             problems.append("TRUSTED_PROXIES must be between 0 and 5")
         from limits import parse_many

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, update
@@ -97,12 +98,12 @@ def test_refused_and_unreadable_rows_are_rescheduled(smtp_app, server, caplog):
 
 def test_a_claimed_row_is_not_claimed_again(smtp_app, server):
     queue(2)
-    claim = sender._statements(db.engine.dialect.name)[0]
+    claim = sender._statements(db.engine.dialect.name).claim
     now = sender.utcnow()
     with db.engine.connect() as conn:
-        first = conn.execute(claim, {"now": now, "lease": now + sender.LEASE, "limit": 1}).all()
+        first = conn.execute(claim, {"now": now, "lease": now + timedelta(seconds=60), "limit": 1}).all()
         conn.commit()
-        second = conn.execute(claim, {"now": now, "lease": now + sender.LEASE, "limit": 5}).all()
+        second = conn.execute(claim, {"now": now, "lease": now + timedelta(seconds=60), "limit": 5}).all()
         conn.commit()
     assert len(first) == 1 and len(second) == 1 and first[0].id != second[0].id
     assert sender.deliver_due() == (0, 0)  # both leased
