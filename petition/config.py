@@ -61,6 +61,13 @@ class Config:
     # HMAC key for the keyed hashes of addresses (duplicate detection, mail limits).
     HASH_KEY: str = ""
     DATABASE_URL: str = ""
+    # A dependency that hangs must cost a request seconds, not minutes. PostgreSQL:
+    # seconds to connect; seconds a statement may run (0: no limit; deploy/gunicorn.conf.py
+    # sets 25 for web workers, below gunicorn's own timeout). Dead network paths are
+    # found by TCP keepalives and tcp_user_timeout (DATABASE_TCP_TIMEOUT seconds).
+    DATABASE_CONNECT_TIMEOUT: int = 5
+    DATABASE_STATEMENT_TIMEOUT: int = 0
+    DATABASE_TCP_TIMEOUT: int = 20
     PUBLIC_URL: str = "http://127.0.0.1:5000"
     LETTERS_DIR: str = str(ROOT / "letters")
 
@@ -87,6 +94,10 @@ class Config:
     RATELIMIT_ENABLED: bool = True
     RATELIMIT_STORAGE_URI: str = "memory://"
     REDIS_URL: str = ""
+    # Seconds to connect to Redis and to wait for each answer (the rate limiter's storage
+    # and /healthz). Limits fail open: past this the request goes on without them, and
+    # the limiter stops asking Redis for a while (it retries after 1, 2, 4 ... 32 s).
+    REDIS_TIMEOUT: float = 0.5
     # How many reverse proxies in front of the app may set X-Forwarded-For.
     TRUSTED_PROXIES: int = 0
     # Per-client limits (keyed hash of the client address), in the limits library's
@@ -208,6 +219,11 @@ class Config:
             problems.append("MAIL_USE_TLS and MAIL_USE_SSL exclude each other")
         if not 2 <= self.OUTBOX_LEASE_SECONDS <= 600:
             problems.append("OUTBOX_LEASE_SECONDS must be between 2 and 600")
+        if self.DATABASE_CONNECT_TIMEOUT < 1 or self.DATABASE_STATEMENT_TIMEOUT < 0 or self.DATABASE_TCP_TIMEOUT < 1:
+            problems.append("DATABASE_CONNECT_TIMEOUT and DATABASE_TCP_TIMEOUT must be at least 1 second, "
+                            "DATABASE_STATEMENT_TIMEOUT 0 (none) or more")
+        if not 0 < self.REDIS_TIMEOUT <= 30:
+            problems.append("REDIS_TIMEOUT must be between 0 and 30 seconds")
         if self.MAIL_TIMEOUT < 1:
             problems.append("MAIL_TIMEOUT must be at least 1 second")
         if not 0 <= self.TRUSTED_PROXIES <= 5:
@@ -232,6 +248,26 @@ class Config:
         if problems:
             raise ConfigError("refusing to start:\n  " + "\n  ".join(problems))
 
+    def postgres_connect_args(self) -> dict[str, object]:
+        """libpq's own timeouts: connecting, dead peers (keepalives; unacknowledged data
+        with tcp_user_timeout) and, when set, statements (a startup option: behind
+        PgBouncer add `options` to its ignore_startup_parameters)."""
+        args: dict[str, object] = {
+            "connect_timeout": self.DATABASE_CONNECT_TIMEOUT,
+            "keepalives": 1,
+            "keepalives_idle": max(1, self.DATABASE_TCP_TIMEOUT // 2),
+            "keepalives_interval": max(1, self.DATABASE_TCP_TIMEOUT // 6),
+            "keepalives_count": 3,
+            "tcp_user_timeout": self.DATABASE_TCP_TIMEOUT * 1000,
+        }
+        if self.DATABASE_STATEMENT_TIMEOUT:
+            args["options"] = f"-c statement_timeout={self.DATABASE_STATEMENT_TIMEOUT * 1000}"
+        return args
+
+    def redis_options(self) -> dict[str, object]:
+        """redis-py's timeouts, for every Redis client of the site."""
+        return {"socket_timeout": self.REDIS_TIMEOUT, "socket_connect_timeout": self.REDIS_TIMEOUT}
+
     def flask_settings(self) -> dict[str, object]:
         """The Flask and extension settings derived from this config."""
         # hide_parameters: a database error never carries row values into a log line.
@@ -240,6 +276,8 @@ class Config:
         engine_options: dict[str, object] = {"hide_parameters": True}
         if self.DATABASE_URL.startswith("sqlite"):
             engine_options = {"connect_args": {"timeout": 30}, "hide_parameters": True}
+        elif self.DATABASE_URL.startswith("postgresql"):
+            engine_options["connect_args"] = self.postgres_connect_args()
         return {
             "SECRET_KEY": self.SECRET_KEY,
             "SQLALCHEMY_DATABASE_URI": self.DATABASE_URL,
@@ -256,6 +294,12 @@ class Config:
             # A limiter storage outage (Redis down) is logged and lets requests through:
             # losing limits for a while is better than refusing every signer with a 500.
             "RATELIMIT_SWALLOW_ERRORS": True,
+            # A Redis that hangs: each call gives up after REDIS_TIMEOUT, and after one
+            # failure the limiter keeps its counters in this process's memory, asking
+            # Redis again only now and then (Flask-Limiter's own back-off), so a hung
+            # Redis costs a request its timeout once, not every request.
+            "RATELIMIT_STORAGE_OPTIONS": self.redis_options() if "redis" in self.RATELIMIT_STORAGE_URI else {},
+            "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
             "SESSION_COOKIE_HTTPONLY": True,
             "SESSION_COOKIE_SAMESITE": "Lax",
             "SESSION_COOKIE_SECURE": self.is_production,

@@ -17,7 +17,6 @@ from petition.extensions import db, limiter
 
 log = logging.getLogger("petition.health")
 
-REDIS_TIMEOUT_SECONDS = 1.0
 _CLIENT_KEY = "petition.health.redis"
 
 
@@ -37,9 +36,7 @@ def _redis_client(app: Flask, url: str):
     if client is None:
         import redis
 
-        client = redis.Redis.from_url(
-            url, socket_timeout=REDIS_TIMEOUT_SECONDS, socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
-        )
+        client = redis.Redis.from_url(url, **app.config["PETITION"].redis_options())
         app.extensions[_CLIENT_KEY] = client
     return client
 

@@ -60,10 +60,14 @@ class TCPProxy:
                 if sock is None:
                     continue
                 try:
+                    # Reset, as a crashed server or a broken path would: SO_LINGER 0 then
+                    # shutdown, which also wakes the pipe thread blocked in recv() on it
+                    # (a close() alone from here would leave the connection open).
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-                    sock.close()
+                    sock.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
+                sock.close()
 
     def _accept(self) -> None:
         while not self._stopped.is_set():
