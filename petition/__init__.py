@@ -7,7 +7,7 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from petition.config import ROOT, Config
+from petition.config import ROOT, Config, ConfigError
 
 TRANSLATION_ROOT = Path(__file__).resolve().parent
 
@@ -20,7 +20,11 @@ def _translation_directories() -> str:
 
 
 def create_app(config: Config | None = None) -> Flask:
-    config = config or Config.from_env()
+    if config is None:
+        try:
+            config = Config.from_env()
+        except ConfigError as exc:  # a message for the person starting the site, not a traceback
+            raise SystemExit(f"error: {exc}") from None
     app = Flask(
         __name__,
         instance_path=str(ROOT / "instance"),

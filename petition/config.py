@@ -42,13 +42,25 @@ def _int(value: str | None, default: int) -> int:
 
 def _instance_secret(name: str, make) -> str:
     """Read a development secret from instance/, creating it on first use."""
-    INSTANCE.mkdir(parents=True, exist_ok=True)
     path = INSTANCE / name
-    if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(make())
-    return path.read_text().strip()
+    try:
+        INSTANCE.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(make())
+        return path.read_text().strip()
+    except OSError as exc:
+        raise _instance_unwritable(path, exc) from None
+
+
+def _instance_unwritable(path: Path, exc: OSError) -> "ConfigError":
+    return ConfigError(
+        f"cannot create {path} ({exc.strerror or exc.__class__.__name__}).\n"
+        f"  Development keeps its database, secrets and mail in {INSTANCE}: make that directory\n"
+        f"  writable by this user (e.g. `chown -R $(id -un) {INSTANCE}`), or set SECRET_KEY,\n"
+        f"  DATA_KEYS, HASH_KEY and DATABASE_URL in the environment (see README, Configuration)."
+    )
 
 
 @dataclass
@@ -179,7 +191,10 @@ class Config:
 
     def _fill_defaults(self) -> None:
         if not self.DATABASE_URL:
-            INSTANCE.mkdir(parents=True, exist_ok=True)
+            try:
+                INSTANCE.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise _instance_unwritable(INSTANCE, exc) from None
             self.DATABASE_URL = f"sqlite:///{INSTANCE / 'petition.db'}"
         if self.DATABASE_URL.startswith("postgres://"):
             self.DATABASE_URL = "postgresql://" + self.DATABASE_URL[len("postgres://"):]
