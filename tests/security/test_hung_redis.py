@@ -1,0 +1,71 @@
+"""A Redis that accepts connections and never answers (a TCP listener of our own, no
+shared server touched): a request pays at most REDIS_TIMEOUT once, then the limiter's
+breaker (Flask-Limiter's in-memory fallback, which asks Redis again only after 1, 2, 4 ...
+seconds) skips it; limits fail open, nobody is refused, nothing is a 500. Before, every
+request waited for redis-py's default (no timeout) or the OS: 10-20 s each."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.proxy import TCPProxy
+
+TIMEOUT = 0.3
+
+
+@pytest.fixture
+def hung_redis():
+    proxy = TCPProxy("127.0.0.1", 9).start()  # the target is never reached
+    proxy.hang()
+    yield proxy
+    proxy.stop()
+
+
+def timed(client, path: str, method: str = "get", **kw) -> tuple[int, float]:
+    started = time.monotonic()
+    response = getattr(client, method)(path, **kw)
+    return response.status_code, time.monotonic() - started
+
+
+def test_a_hung_redis_costs_one_timeout_then_is_skipped(make_app, hung_redis):
+    app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{hung_redis.port}/0",
+                   REDIS_TIMEOUT=TIMEOUT)
+    client = app.test_client()
+    results = [timed(client, "/api/v1/letters")]  # a limited endpoint: asks the storage
+    started = time.monotonic()
+    while time.monotonic() - started < 0.9:  # within the breaker's first second
+        results.append(timed(client, "/api/v1/letters"))
+    statuses = {status for status, _ in results}
+    assert statuses == {200}  # fail open: no 429, no 500
+    first, rest = results[0][1], [seconds for _, seconds in results[1:]]
+    assert TIMEOUT * 0.8 <= first < TIMEOUT + 1.5, first
+    assert len(rest) >= 5
+    assert max(rest) < TIMEOUT * 0.8, rest  # skipped: none waits for Redis again
+    assert hung_redis.accepted >= 1
+
+
+def test_over_several_seconds_the_hung_redis_is_asked_rarely(make_app, hung_redis):
+    app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{hung_redis.port}/0",
+                   REDIS_TIMEOUT=TIMEOUT)
+    client = app.test_client()
+    durations = []
+    started = time.monotonic()
+    while time.monotonic() - started < 5:
+        durations.append(timed(client, "/api/v1/letters")[1])
+    slow = [d for d in durations if d >= TIMEOUT * 0.8]
+    # Asked again after 1 s, 2 s (and maybe 4 s): at most a handful of requests pay.
+    assert len(slow) <= 4, (len(slow), len(durations))
+    assert len(durations) - len(slow) > 20
+    assert max(durations) < TIMEOUT + 1.5
+
+
+def test_the_surge_brake_fails_open_on_a_hung_redis(make_app, hung_redis):
+    from petition.security.limits import surge_wait
+
+    app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{hung_redis.port}/0",
+                   REDIS_TIMEOUT=TIMEOUT)
+    with app.test_request_context("/en/"):
+        started = time.monotonic()
+        assert surge_wait("secure-our-socials") is None
+        assert time.monotonic() - started < TIMEOUT * 3 + 1
