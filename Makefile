@@ -20,7 +20,7 @@ install: $(BIN)/python
 install-test: $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[test]"
 	scripts/i18n.sh compile
-	scripts/system-deps.sh fonts browser
+	scripts/system-deps.sh fonts browser nginx
 
 run: install
 	$(BIN)/flask --app wsgi db upgrade
