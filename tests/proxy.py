@@ -5,6 +5,7 @@ the shared servers behind it. Threads only; used by tests and bench/faults.py.
     proxy = TCPProxy("127.0.0.1", 5432).start()   # listen on proxy.port
     proxy.cut(3)      # drop every connection and refuse new ones for 3 seconds
     proxy.hang()      # accept connections but never forward a byte either way
+    proxy.freeze()    # open connections stay open and stop forwarding (a hung server)
     proxy.resume()
 """
 from __future__ import annotations
@@ -20,6 +21,7 @@ class TCPProxy:
         self.port = 0
         self.refuse_until = 0.0
         self.hanging = False
+        self.frozen = False
         self.accepted = 0
         self._lock = threading.Lock()
         self._pairs: list[tuple[socket.socket, socket.socket | None]] = []
@@ -48,8 +50,14 @@ class TCPProxy:
         """From now on new connections are accepted and then nothing: no byte forwarded."""
         self.hanging = True
 
+    def freeze(self) -> None:
+        """Open connections stay open, and from now on nothing more is forwarded."""
+        self.frozen = True
+        self.hanging = True
+
     def resume(self) -> None:
         self.hanging = False
+        self.frozen = False
         self.refuse_until = 0.0
 
     def _drop_all(self) -> None:
@@ -94,13 +102,14 @@ class TCPProxy:
             threading.Thread(target=self._pipe, args=(client, upstream), daemon=True).start()
             threading.Thread(target=self._pipe, args=(upstream, client), daemon=True).start()
 
-    @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
         try:
             while True:
                 data = source.recv(65536)
                 if not data:
                     break
+                while self.frozen and not self._stopped.is_set():
+                    time.sleep(0.05)  # held, as by a server that stopped answering
                 sink.sendall(data)
         except OSError:
             pass

@@ -58,6 +58,17 @@ log = logging.getLogger("petition.mail")
 MAX_BACKOFF = timedelta(hours=1)
 BATCH = 200
 _wake_event = threading.Event()
+# When this process's sender last made progress (time.monotonic()): see stuck_for().
+_progress = [time.monotonic()]
+
+
+def stuck_for() -> float:
+    """Seconds since the sender last made progress. Every SMTP step has a timeout and
+    every wait a limit, but libpq has no read timeout: a database server that hangs with
+    its connection open holds a sender forever. `flask outbox work` exits when this grows
+    past a few leases (its rows are the next sender's when its lease ends) and systemd
+    starts it again."""
+    return time.monotonic() - _progress[0]
 
 
 def wake() -> None:
@@ -701,6 +712,7 @@ class Sender:
 
     def _result(self, claim: _Claim, row_id: int, error: str | None) -> None:
         """Called as the server answers each message, before the next one goes."""
+        _progress[0] = time.monotonic()
         claim.unsent.discard(row_id)
         if error is None:
             claim.accepted.append(row_id)
@@ -807,6 +819,7 @@ def work(stop: threading.Event, idle_seconds: float = 1.0) -> None:
     sender = Sender()
     try:
         while not stop.is_set():
+            _progress[0] = time.monotonic()
             try:
                 sent, failed = sender.deliver_due()
                 outages.recovered("outbox database", log)

@@ -254,3 +254,38 @@ def test_no_message_is_sent_past_the_lease(make_app):
         assert took < 3  # cut at 5/6 of the lease, not after MAIL_TIMEOUT
     finally:
         sink.stop()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not __import__("tests.helpers", fromlist=["x"]).TEST_DATABASE_URL,
+                    reason="needs PostgreSQL (TEST_DATABASE_URL): a network database to hang")
+def test_a_sender_stuck_on_a_hung_database_exits_to_be_restarted(make_app, tmp_path, processes):
+    """libpq has no read timeout: a PostgreSQL that stops answering with the connection
+    open would hold `flask outbox work` forever. Its watchdog exits (status 75) after a
+    few leases without progress, for systemd to start it again."""
+    from urllib.parse import urlsplit
+
+    from tests.proxy import TCPProxy
+
+    sink = CountingSink().start()
+    app = make_app()
+    url = urlsplit(app.config["SQLALCHEMY_DATABASE_URI"])
+    proxy = TCPProxy(url.hostname, url.port or 5432).start()
+    try:
+        proxied = app.config["SQLALCHEMY_DATABASE_URI"].replace(f"{url.hostname}:{url.port or 5432}",
+                                                                f"127.0.0.1:{proxy.port}")
+        env = app_env(proxied.replace("postgresql+psycopg://", "postgresql://"), tmp_path, MAIL_SERVER="127.0.0.1",
+                      MAIL_PORT=str(sink.port), OUTBOX_LEASE_SECONDS="2", MAIL_TIMEOUT="1")
+        process = start_flask(env, tmp_path, "sender", "outbox", "work", "--idle", "0.1")
+        processes.append(process)
+        addresses = queue(app, 3, "hung")
+        assert wait_until(lambda: sink.total() == 3, 30), process.output()
+        proxy.freeze()  # the next claim is sent and never answered
+        started = time.monotonic()
+        assert process.proc.wait(timeout=60) == 75
+        assert time.monotonic() - started < 3 * 2 + 2 * 1 + 10
+        assert "made no progress" in process.output()
+        assert sink.tally(addresses) == (0, 0)
+    finally:
+        proxy.stop()
+        sink.stop()
