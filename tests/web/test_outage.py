@@ -75,3 +75,22 @@ def test_outage_log_counts_repeats_and_says_when_it_ends(caplog, monkeypatch):
     assert len(messages) == 3, messages
     assert "still unavailable" in messages[1] and "500 more" in messages[1]
     assert "available again" in messages[2]
+
+
+def test_an_unexpected_error_during_a_write_does_not_promise_it_was_saved(make_app):
+    app = make_app()
+    app.config["WTF_CSRF_ENABLED"] = False
+
+    def boom():
+        raise RuntimeError("a bug, not an outage")
+
+    app.add_url_rule("/en/test-boom", "test_boom", boom, methods=["GET", "POST"])
+    client = app.test_client()
+    response = client.post("/en/test-boom")
+    assert response.status_code == 500
+    page = response.get_data(as_text=True)
+    assert "may not have been saved" in page and "Nothing you sent was lost" not in page
+    assert "Retry-After" not in response.headers
+    response = client.get("/en/test-boom")
+    assert response.status_code == 500
+    assert "Please try again later" in response.get_data(as_text=True)
