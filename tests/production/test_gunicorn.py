@@ -2,6 +2,7 @@
 addresses or capability tokens, checked against a running gunicorn."""
 from __future__ import annotations
 
+import os
 import re
 import socket
 import time
@@ -14,6 +15,8 @@ from tests.production.servers import GUNICORN_CONF, ROOT, Client, app_env, start
 
 
 def load_config(monkeypatch, **env) -> GunicornConfig:
+    # The config sets this default for its workers; undone after the test.
+    monkeypatch.delenv("DATABASE_STATEMENT_TIMEOUT", raising=False)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     namespace: dict = {"__file__": str(GUNICORN_CONF), "__name__": "__config__"}
@@ -38,6 +41,8 @@ def test_settings(monkeypatch):
     assert "%(h)s" not in cfg.access_log_format and "%(a)s" not in cfg.access_log_format
     assert "%(r)s" not in cfg.access_log_format and "%(q)s" not in cfg.access_log_format
     assert cfg.logger_class.__name__ == "PrivateLogger"
+    # Web workers' statements end before gunicorn would kill the worker.
+    assert 0 < int(os.environ["DATABASE_STATEMENT_TIMEOUT"]) < cfg.timeout
 
 
 def test_environment_overrides(monkeypatch):
