@@ -310,11 +310,13 @@ class Config:
             # losing limits for a while is better than refusing every signer with a 500.
             "RATELIMIT_SWALLOW_ERRORS": True,
             # A Redis that hangs: each call gives up after REDIS_TIMEOUT, and after one
-            # failure the limiter keeps its counters in this process's memory, asking
-            # Redis again only now and then (Flask-Limiter's own back-off), so a hung
-            # Redis costs a request its timeout once, not every request.
+            # failure Flask-Limiter marks the storage dead (one log line) and asks it again
+            # only now and then (after 1, 2, 4 ... 32 s), so a hung Redis costs a request
+            # its timeout once, not every request. Meanwhile limits fail open: the
+            # in-memory "fallback" limit is one nobody reaches (and the surge brake skips).
             "RATELIMIT_STORAGE_OPTIONS": self.redis_options() if "redis" in self.RATELIMIT_STORAGE_URI else {},
             "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+            "RATELIMIT_IN_MEMORY_FALLBACK": "1000000/second",
             "SESSION_COOKIE_HTTPONLY": True,
             "SESSION_COOKIE_SAMESITE": "Lax",
             "SESSION_COOKIE_SECURE": self.is_production,

@@ -116,8 +116,8 @@ def surge_wait(slug: str) -> int | None:
     real person's signature counts) are never braked. If the limiter's storage is
     unreachable the brake fails open, so an outage never costs a signature.
     """
-    if not limiter.enabled:
-        return None
+    if not limiter.enabled or getattr(limiter, "_storage_dead", False):
+        return None  # storage marked unreachable (see config: RATELIMIT_IN_MEMORY_FALLBACK)
     # Keyed like the client keys, so the shared storage holds no letter names either.
     key = keyed_digest("surge", slug)
     try:

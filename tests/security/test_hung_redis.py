@@ -1,6 +1,6 @@
 """A Redis that accepts connections and never answers (a TCP listener of our own, no
 shared server touched): a request pays at most REDIS_TIMEOUT once, then the limiter's
-breaker (Flask-Limiter's in-memory fallback, which asks Redis again only after 1, 2, 4 ...
+breaker (Flask-Limiter marks the storage dead and asks Redis again only after 1, 2, 4 ...
 seconds) skips it; limits fail open, nobody is refused, nothing is a 500. Before, every
 request waited for redis-py's default (no timeout) or the OS: 10-20 s each."""
 from __future__ import annotations
@@ -9,9 +9,18 @@ import time
 
 import pytest
 
+from petition.extensions import limiter
 from tests.proxy import TCPProxy
 
 TIMEOUT = 0.3
+
+
+@pytest.fixture(autouse=True)
+def _limiter_storage_alive_again():
+    yield
+    # Flask-Limiter keeps "storage dead, use the in-memory fallback" on the Limiter object,
+    # which every app of the test process shares (in production: one app per process).
+    limiter._storage_dead = False
 
 
 @pytest.fixture
