@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
-from flask_babel import get_locale
+from flask_babel import get_locale, gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -38,8 +38,22 @@ def _jobs(row: Letter, limit: int = 10) -> list[dict]:
     for job in jobs:
         payload = json.loads(job.payload or "{}")
         result = json.loads(job.result) if job.result else {}
-        out.append({"job": job, "lang": payload.get("lang"), "bundle_id": result.get("bundle_id")})
+        out.append({"job": job, "lang": payload.get("lang"), "bundle_id": result.get("bundle_id"),
+                    "failure": _failure(job)})
     return out
+
+
+def _failure(job: Job) -> str | None:
+    """What a lead reads about a failed build: a sentence, never an exception name or a
+    server path (those are in the worker's log, for the operator)."""
+    if job.status != "failed":
+        return None
+    from petition.bundles.signing_keys import SigningKeyMissing
+
+    if (job.message or "").startswith(SigningKeyMissing.__name__ + ":"):
+        return _("Bundles cannot be signed yet: the server has no signing key. Ask the site's operator "
+                 "to install one (BUNDLE_PKCS12_PATH, described in README).")
+    return _("The build failed on the server; its log has the details. Try again, or ask the site's operator.")
 
 
 def make_blueprint() -> Blueprint:
