@@ -134,3 +134,15 @@ def init_app(app: Flask) -> None:
     @app.teardown_request
     def _clear_writing(_exc):
         _writing_request.set(False)
+
+
+UPGRADE_COMMAND = "flask --app wsgi db upgrade"
+
+
+def missing_tables(engine: Engine) -> list[str]:
+    """The models' tables that the database lacks: all of them before `db upgrade`, the
+    new ones when the code is newer than the schema."""
+    from sqlalchemy import inspect
+
+    present = set(inspect(engine).get_table_names())
+    return sorted(set(db.metadata.tables) - present)

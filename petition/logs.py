@@ -1,8 +1,10 @@
 """Logs say what happened, never who: no client address, no token, no email."""
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
+from urllib.parse import urlsplit
 
 from flask import Flask
 
@@ -15,11 +17,30 @@ _IPV4 = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b")
 _IPV6 = re.compile(r"(?<![\w:])(?:[0-9a-fA-F]{1,4}:){3,7}[0-9a-fA-F]{1,4}(?![\w:])|(?<![\w:])[0-9a-fA-F:]*::[0-9a-fA-F:]*(?![\w:])")
 
 
+# Addresses that are nobody's: the machine itself (loopback) and the site's own address
+# (PUBLIC_URL's host, added by configure_logging). Without them the start-up banner read
+# "Running on http://<ip>:5000", hiding the one address a newcomer has to open.
+_SITE_ADDRESSES: set[str] = set()
+
+
+def _address(match: re.Match) -> str:
+    text = match.group(0)
+    if text in _SITE_ADDRESSES:
+        return text
+    try:
+        address = ipaddress.ip_address(text)
+        if address.is_loopback or address.is_unspecified:  # 127.0.0.1, ::1, 0.0.0.0 (all addresses)
+            return text
+    except ValueError:
+        pass
+    return "<ip>"
+
+
 def redact(text: str) -> str:
     text = _TOKEN.sub("<token>", text)
     text = _EMAIL.sub("<email>", text)
-    text = _IPV4.sub("<ip>", text)
-    return _IPV6.sub("<ip>", text)
+    text = _IPV4.sub(_address, text)
+    return _IPV6.sub(_address, text)
 
 
 class RedactingFilter(logging.Filter):
@@ -36,6 +57,9 @@ class RedactingFilter(logging.Filter):
 
 def configure_logging(app: Flask, config) -> None:
     level = getattr(logging, config.LOG_LEVEL.upper(), logging.INFO)
+    host = urlsplit(config.PUBLIC_URL).hostname
+    if host:
+        _SITE_ADDRESSES.add(host)
     redacting = RedactingFilter()
     for name in ("petition", "werkzeug", "gunicorn.error", "gunicorn.access", app.logger.name):
         logger = logging.getLogger(name)

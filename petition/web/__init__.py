@@ -9,6 +9,12 @@ from petition.i18n import LANGUAGES, separators, text_direction
 
 
 def init_app(app: Flask) -> None:
+    from petition.web import schema_gate
+
+    # First, so that nothing else of a request (the in-process workers' start included)
+    # runs against a database without its schema.
+    schema_gate.init_app(app)
+
     @app.url_value_preprocessor
     def _pull_lang(endpoint, values):
         if values and "lang" in values:
