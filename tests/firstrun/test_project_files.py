@@ -30,3 +30,28 @@ def test_licence_is_an_spdx_expression():
     assert project["project"]["license"] == "AGPL-3.0-or-later"
     # PEP 639 strings need setuptools 77 or newer; older ones reject them.
     assert "setuptools>=77" in [r.split(";")[0].split("#")[0].strip() for r in project["build-system"]["requires"]]
+
+
+def test_make_run_on_another_port_moves_public_url_with_it():
+    dry = subprocess.run(["make", "-n", "run", "PORT=8080"], cwd=ROOT, capture_output=True, text=True,
+                         env={k: v for k, v in os.environ.items() if k != "PUBLIC_URL"})
+    line = dry.stdout.strip().splitlines()[-1]
+    assert "--port 8080" in line and "PUBLIC_URL=${PUBLIC_URL:-http://127.0.0.1:8080}" in line
+
+
+def test_readme_names_every_first_run_step():
+    readme = (ROOT / "README.md").read_text()
+    for needed in ("http://127.0.0.1:5000/en/console/", "users create", "--password-stdin", "make run PORT=8080",
+                   "PUBLIC_URL", "keys init", "flask --app wsgi db upgrade"):
+        assert needed in readme, needed
+
+
+def test_users_create_without_a_prompt(runner):
+    from petition.console import auth
+    from petition.extensions import db
+
+    result = runner.invoke(args=["users", "create", "--email", "lead@example.org", "--name", "Lina", "--role", "admin",
+                                 "--password-stdin"], input="correct horse battery staple\n")
+    assert result.exit_code == 0, result.output
+    assert "otpauth://" in result.output
+    assert auth.find_user(db.session, "lead@example.org") is not None
