@@ -89,7 +89,7 @@ def test_form_errors_without_javascript(site, page):
     page.fill("#name", "سارة")
     page.fill("#email", "not-an-address")
     page.locator("form.sign-form button[type=submit]").click()
-    assert page.url.endswith(f"/ar/letters/{SLUG}/sign")
+    assert page.url.endswith(f"/ar/letters/{SLUG}/sign#error-summary")  # the summary is in view
     summary = page.locator(".error-summary")
     assert summary.is_visible()
     assert page.locator("#name").input_value() == "سارة"
