@@ -13,6 +13,7 @@ from petition.bundles.forms import BuildForm, DeliveryForm, ReceiptForm, Respons
 from petition.bundles.models import Delivery
 from petition.console import audit
 from petition.console.guard import console_gate
+from petition.console.notices import done
 from petition.console.permissions import can_access, letter_for_current_user
 from petition.extensions import db
 from petition.forms import options
@@ -125,6 +126,7 @@ def make_blueprint() -> Blueprint:
                              letter_id=row.id, requested_by=current_user.id)
         audit.record(db.session, current_user, "bundle.request", row.id, lang=form.lang.data)
         db.session.commit()
+        done(_("Bundle requested: this page shows its progress."))
         return redirect(url_for("bundles.console_index", slug=row.slug, _anchor=f"job-{job.id}"), code=303)
 
     @bp.get("/<lang>/console/letters/<slug>/bundles/<bundle_id>.pdf")
@@ -161,6 +163,7 @@ def make_blueprint() -> Blueprint:
             db.session.rollback()
             return _page(row, delivery_form=form, status=400)
         db.session.commit()
+        done(_("Delivery recorded: it is shown on the letter's page."))
         return redirect(url_for("bundles.console_index", slug=row.slug, _anchor="deliveries"), code=303)
 
     @bp.post("/<lang>/console/letters/<slug>/deliveries/<int:delivery_id>/response")
@@ -175,6 +178,7 @@ def make_blueprint() -> Blueprint:
             return page, 400
         services.record_response(db.session, row, delivery, form.response.data, current_user)
         db.session.commit()
+        done(_("Response recorded."))
         return redirect(url_for("bundles.console_index", slug=row.slug, _anchor="deliveries"), code=303)
 
     # ---- public ----------------------------------------------------------------------------

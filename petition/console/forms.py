@@ -14,8 +14,10 @@ class LoginForm(Form):
 
 
 class CodeForm(Form):
+    # Phones show the digit keypad and offer the code from the authenticator or an SMS.
     code = StringField(_l("Six-digit code from your authenticator app"),
-                       validators=[InputRequired(_l("Please enter the code.")), Length(max=12)])
+                       validators=[InputRequired(_l("Please enter the code.")), Length(max=12)],
+                       render_kw={"inputmode": "numeric", "autocomplete": "one-time-code"})
 
 
 class PlainForm(Form):

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from petition.console import audit, auth, exports, signatures as lead_signatures, stats, updates
 from petition.console.forms import CodeForm, HideForm, LoginForm, PlainForm, StatusForm, UpdateForm
 from petition.console.guard import AUTH_AT, console_gate
+from petition.console.notices import done
 from petition.console.models import AuditEntry, User
 from petition.console.permissions import letter_for_current_user, require_admin
 from petition.extensions import db
@@ -172,6 +173,8 @@ def make_blueprint() -> Blueprint:
         letters.set_status(row, form.status.data)
         audit.record(db.session, current_user, "letter.status", row.id, before=before, after=row.status)
         db.session.commit()
+        done(_("The letter is open for signatures.") if row.status == "open"
+             else _("The letter is closed: it takes no new signatures."))
         return redirect(url_for("console.letter", slug=slug), code=303)
 
     # ---- organisations ----------------------------------------------------------------------
@@ -209,6 +212,7 @@ def make_blueprint() -> Blueprint:
             db.session.rollback()
             abort(409)
         db.session.commit()
+        done(_("Organisation approved: it now appears on the letter."))
         return redirect(url_for("console.organisations", slug=slug), code=303)
 
     @bp.post("/<lang>/console/letters/<slug>/organisations/<int:org_id>/reject")
@@ -224,6 +228,7 @@ def make_blueprint() -> Blueprint:
             db.session.rollback()
             abort(409)
         db.session.commit()
+        done(_("Organisation rejected."))
         return redirect(url_for("console.organisations", slug=slug), code=303)
 
     # ---- individual signatures --------------------------------------------------------------
@@ -256,6 +261,7 @@ def make_blueprint() -> Blueprint:
                 signing.hide(db.session, sig, form.reason.data)
                 audit.record(db.session, current_user, "signatures.hide", row.id, signature=sig.id)
                 db.session.commit()
+                done(_("Signature hidden: it is no longer listed or counted."))
                 return redirect(url_for("console.signature", slug=slug, sig_id=sig.id), code=303)
             status = 400
         else:
@@ -273,6 +279,7 @@ def make_blueprint() -> Blueprint:
         signing.unhide(db.session, sig)
         audit.record(db.session, current_user, "signatures.unhide", row.id, signature=sig.id)
         db.session.commit()
+        done(_("Signature shown again: it is listed and counted as its signer chose."))
         return redirect(url_for("console.signature", slug=slug, sig_id=sig.id), code=303)
 
     @bp.post("/<lang>/console/letters/<slug>/export.csv")
@@ -305,6 +312,7 @@ def make_blueprint() -> Blueprint:
                                            updates.Update(subject=form.subject.data, body=form.body.data),
                                            publish=bool(form.publish.data))
                 db.session.commit()
+                done(_("Update queued: it goes to the signers who asked for updates."))
                 return redirect(url_for("console.send_update", slug=slug, queued=job.id), code=303)
             status = 400
         jobs = updates.recent_jobs(db.session, row.id)
