@@ -84,6 +84,7 @@ def create_app(config: Config | None = None) -> Flask:
 
     from petition.console import auth as console_auth
     from petition.console.updates import make_blueprint as updates_blueprint
+    from petition.console.privacy_desk import make_blueprint as privacy_desk_blueprint
     from petition.console.views import make_blueprint as console_blueprint
     from petition.organisations.views import make_blueprint as organisations_blueprint
 
@@ -91,6 +92,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(organisations_blueprint())
     app.register_blueprint(console_blueprint())
     app.register_blueprint(updates_blueprint())
+    app.register_blueprint(privacy_desk_blueprint())
 
     from petition.health import init_app as init_health
 

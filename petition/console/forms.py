@@ -38,3 +38,15 @@ class UpdateForm(Form):
     body = TextAreaField(_l("Text"), validators=[InputRequired(_l("Please write the text of the update.")),
                                                  cleaned(BODY_MAX, multiline=True)])
     publish = BooleanField(_l("Also publish this update in the letter's public feed"), default=False)
+
+
+class PrivacyRequestForm(Form):
+    """A person's request about their data, found by the address they wrote from. The
+    address only ever travels in POST bodies: never in a URL, the session or a log."""
+    email = EmailField(_l("Their email address"), validators=[InputRequired(_l("Please enter the email address.")),
+                                                              Length(max=254)])
+
+
+class PrivacyEraseForm(PrivacyRequestForm):
+    confirm = BooleanField(_l("I have checked that the request comes from this address, and I want to delete it all"),
+                           validators=[InputRequired(_l("Please tick the box to confirm the deletion."))])
