@@ -149,10 +149,11 @@ def make_blueprint() -> Blueprint:
         countries = stats.group_small_counts(stats.by_country(db.session, row.id))
         languages = sorted(stats.by_language(db.session, row.id).items(), key=lambda p: (-p[1], p[0]))
         hourly = stats.hourly_rates(db.session, row.id)
+        daily = stats.daily_confirmed(db.session, row.id)
         spike_min = getattr(current_app.config["PETITION"], "SPIKE_MIN_COUNT", stats.SPIKE_MIN)
         return render_template(
             "console/letter.html", row=row, title=_title(row), counts=letters.counts(row),
-            chart=stats.over_time(stats.daily_confirmed(db.session, row.id)),
+            chart=stats.over_time(daily), chart_narrow=stats.over_time(daily, width=340, height=300),
             countries=countries, by_language=languages, hourly=hourly,
             last_day={"requests": sum(h.requests for h in hourly[-24:]), "confirmed": sum(h.confirmed for h in hourly[-24:])},
             spikes=stats.domain_spikes(db.session, row.id, min_count=spike_min),

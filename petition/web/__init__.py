@@ -43,6 +43,14 @@ def init_app(app: Flask) -> None:
             **separators(lang),
         }
 
+    @app.template_filter("skeleton_date")
+    def _skeleton_date(day, skeleton: str = "yMMMd") -> str:
+        """A date in the reader's language from a CLDR skeleton ("MMMd": "29 Nov",
+        "29 نوفمبر"): the fields are chosen here, their order and words by the language."""
+        from babel.dates import format_skeleton
+
+        return format_skeleton(skeleton, day, locale=str(get_locale()))
+
     @app.template_filter("country_name")
     def _country_name(code: str) -> str:
         return countries.name(code, str(get_locale()))
