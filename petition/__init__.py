@@ -48,14 +48,14 @@ def create_app(config: Config | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.TRUSTED_PROXIES, x_proto=1, x_host=0)
 
     from petition.extensions import babel, csrf, db, limiter, login_manager, migrate
-    from petition.i18n import select_locale
+    from petition.i18n import select_locale, select_timezone
 
     db.init_app(app)
     from petition.database import init_app as init_database
 
     init_database(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
-    babel.init_app(app, locale_selector=select_locale, default_translation_directories=app.config["BABEL_TRANSLATION_DIRECTORIES"])
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone, default_translation_directories=app.config["BABEL_TRANSLATION_DIRECTORIES"])
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)

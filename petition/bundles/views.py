@@ -17,7 +17,7 @@ from petition.console.notices import done
 from petition.console.permissions import can_access, letter_for_current_user
 from petition.extensions import db
 from petition.forms import options
-from petition.i18n import LANGUAGES
+from petition.i18n import LANGUAGES, format_when
 from petition.jobs import runner
 from petition.jobs.models import Job
 from petition.letters import services as letters
@@ -93,7 +93,7 @@ def make_blueprint() -> Blueprint:
 
     def _delivery_choices(form: DeliveryForm, row: Letter, bundles) -> None:
         form.bundle_id.choices = options(
-            (b.id, f"{b.created_at:%Y-%m-%d %H:%M} · {LANGUAGES.get(b.lang, {}).get('name', b.lang)} · {b.id[:8]}")
+            (b.id, f"{format_when(b.created_at)} · {LANGUAGES.get(b.lang, {}).get('name', b.lang)} · {b.id[:8]}")
             for b in bundles
         )
         form.addressee.choices = options((name, name) for name in services.addressees(row))

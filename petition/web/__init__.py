@@ -5,7 +5,7 @@ from flask import Flask, abort, g, request, url_for
 from flask_babel import get_locale
 
 from petition import countries
-from petition.i18n import LANGUAGES, separators, text_direction
+from petition.i18n import LANGUAGES, format_when, separators, text_direction
 
 
 def init_app(app: Flask) -> None:
@@ -22,6 +22,12 @@ def init_app(app: Flask) -> None:
             if lang not in LANGUAGES:
                 abort(404)
             g.lang = lang
+        if values and "slug" in values:
+            # Dates and times on a letter's pages (public and console) in its time zone.
+            from petition.letters import services as letters
+
+            loaded = letters.registry().get(values["slug"])
+            g.timezone = loaded.meta.timezone if loaded else None
 
     @app.url_defaults
     def _add_lang(endpoint, values):
@@ -42,6 +48,8 @@ def init_app(app: Flask) -> None:
             "has_endpoint": lambda name: name in app.view_functions,
             **separators(lang),
         }
+
+    app.add_template_filter(format_when, "when")
 
     @app.template_filter("skeleton_date")
     def _skeleton_date(day, skeleton: str = "yMMMd") -> str:
