@@ -203,9 +203,9 @@ def over_time(daily: dict[date, int], today: date | None = None, width: int = 64
     right = width - 10
     bottom = height - 2.2 * font  # the time axis labels below
     line_top, bars_bottom = 2 * font, bottom
-    usable = bars_bottom - line_top - 2 * font  # a gap holding the daily panel's title
+    usable = bars_bottom - line_top - 2.8 * font  # a gap holding the daily panel's title
     line_bottom = line_top + usable * 0.6
-    bars_top = line_bottom + 2 * font
+    bars_top = line_bottom + 2.8 * font
     plot_w = right - left
     bar_w = max(min(plot_w / days * 0.7, 24.0), 1.5)
     pad = bar_w / 2 + 1

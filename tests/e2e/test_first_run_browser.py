@@ -42,3 +42,15 @@ def test_summary_focused_with_javascript(site, browser, lang):
         assert page.evaluate("() => document.activeElement.closest('#error-summary') !== null")
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("lang", ["en", "ar"])
+@pytest.mark.parametrize("width", [1280, 390])
+def test_console_header_and_body_share_one_width(site, page, lang, width):
+    page.set_viewport_size({"width": width, "height": 800})
+    page.goto(f"{site.base}/{lang}/console/login")
+    boxes = [page.locator(selector).bounding_box() for selector in (".site-header .wrap", "main", ".site-footer .wrap")]
+    assert {round(b["x"]) for b in boxes} == {round(boxes[0]["x"])}
+    assert {round(b["width"]) for b in boxes} == {round(boxes[0]["width"])}
+    if width == 1280:
+        assert boxes[0]["width"] > 1000  # the console's width, not the reading measure
