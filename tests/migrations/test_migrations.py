@@ -7,9 +7,11 @@ import uuid
 from contextlib import contextmanager
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import create_engine, inspect, text
 
@@ -18,6 +20,7 @@ from petition.config import ROOT
 from petition.extensions import db
 from tests.helpers import make_config
 
+DROP_EVERYTHING = "drop-everything=yes"  # the flag the first revision's downgrade asks for
 SCRIPTS = ScriptDirectory(str(ROOT / "migrations"))
 REVISIONS = list(reversed(list(SCRIPTS.walk_revisions())))  # oldest first
 
@@ -68,7 +71,7 @@ def test_initial_schema_creates_every_table(migration_app):
     columns = {c["name"] for c in inspect(db.engine).get_columns("signatures")}
     assert {"email_hash", "email_enc", "public_name", "version_hash", "receipt_hash"} <= columns
     assert not {"ip", "ip_address", "user_agent", "remote_addr"} & columns
-    downgrade(revision="base")
+    downgrade(revision="base", x_arg=DROP_EVERYTHING)
     assert tables() == set()
 
 
@@ -77,7 +80,7 @@ def test_each_revision_upgrades_downgrades_and_upgrades_again(migration_app, rev
     script = SCRIPTS.get_revision(revision)
     upgrade(revision=revision)
     with_revision = tables()
-    downgrade(revision=script.down_revision or "base")
+    downgrade(revision=script.down_revision or "base", x_arg=DROP_EVERYTHING)
     upgrade(revision=revision)
     assert tables() == with_revision
 
@@ -114,3 +117,32 @@ def test_growth_0002_adds_goals_milestones_share_images_and_keeps_letters(migrat
     assert "goal" not in {c["name"] for c in inspect(db.engine).get_columns("letters")}
     assert db.session.execute(text("SELECT slug FROM letters")).scalar_one() == "kept"
     db.session.commit()
+
+
+def test_downgrade_past_the_first_schema_is_refused_and_says_what_would_be_lost(migration_app):
+    """`flask db downgrade` after one upgrade used to exit 0 having dropped every table."""
+    runner = migration_app.test_cli_runner()
+    assert runner.invoke(args=["db", "upgrade", "0001"]).exit_code == 0
+    db.session.execute(text("INSERT INTO letters (slug, status, file_status, default_language, languages, "
+                            "public_visibility_default, bundle_default, discreet_mail, retention_days, "
+                            "created_at, updated_at) VALUES ('kept', 'open', 'ok', 'en', 'en', 'none', 'counted', "
+                            "false, 30, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+    db.session.commit()
+    before = tables()
+    result = runner.invoke(args=["db", "downgrade"])
+    assert result.exit_code == 1
+    # What it says (Flask-Migrate logs the same text as "Error: ...").
+    with pytest.raises(CommandError) as refused:
+        command.downgrade(migration_app.extensions["migrate"].migrate.get_config(), "base")
+    said = str(refused.value)
+    assert "Refusing to downgrade below the first schema" in said
+    assert "1 letters, 0 signatures" in said and "-x drop-everything=yes" in said
+    assert tables() == before
+    assert db.session.scalar(text("SELECT count(*) FROM letters")) == 1
+    with pytest.raises(SystemExit):
+        downgrade(revision="base")
+    assert tables() == before
+    # With the explicit flag it does what it says.
+    result = runner.invoke(args=["db", "-x", DROP_EVERYTHING, "downgrade", "base"])
+    assert result.exit_code == 0, result.output
+    assert tables() == set()
