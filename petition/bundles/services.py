@@ -39,7 +39,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from petition import countries
-from petition.bundles import signing_keys, spool as spooling
+from petition.bundles import signing_keys, spool as spooling, storage
 from petition.bundles.models import Bundle, BundleReceipt, Delivery
 from petition.bundles.pdf import annex, front
 from petition.bundles.pdf.pool import Pool
@@ -336,10 +336,9 @@ def build(session: Session, row: Letter, lang: str, *, built_by: User | None = N
                 bundle = Bundle(
                     id=bundle_id, letter_id=row.id, lang=lang, version_hash=text.version_hash, created_at=built_at,
                     built_by=built_by.id if built_by else None, sha256=sha256, pages=total, size_bytes=len(pdf),
-                    manifest=manifest, pdf=pdf,
+                    manifest=manifest,
                 )
-                session.add(bundle)
-                session.flush()
+                storage.store(session, bundle, io.BytesIO(pdf))
                 _insert_receipts(session, bundle_id, receipts)
             log.info("bundle %s built: %s pages, %s signatures", bundle_id, total, spool.included)
             return Built(bundle, pdf, manifest)
@@ -387,8 +386,13 @@ def bundle_of(session: Session, letter_id: int, bundle_id: str) -> Bundle | None
     return bundle if bundle is not None and bundle.letter_id == letter_id else None
 
 
+def pdf_chunks(session: Session, bundle: Bundle) -> Iterator[bytes]:
+    """The stored PDF, decrypted chunk by chunk (for downloads of any size)."""
+    return storage.pdf_chunks(session, bundle)
+
+
 def pdf_bytes(session: Session, bundle: Bundle) -> bytes:
-    return session.scalar(select(Bundle.pdf).where(Bundle.id == bundle.id))
+    return b"".join(storage.pdf_chunks(session, bundle))
 
 
 def file_name(row: Letter, bundle: Bundle, suffix: str = ".pdf") -> str:

@@ -1,9 +1,10 @@
 """Console pages for bundles and deliveries (login + TOTP), and the public receipt check."""
 from __future__ import annotations
 
+import itertools
 import json
 
-from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, redirect, render_template, request, stream_with_context, url_for
 from flask_babel import get_locale, gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -122,8 +123,10 @@ def make_blueprint() -> Blueprint:
         form.lang.choices = options((code, code) for code in (letter.languages if letter else []))
         if not form.validate_on_submit():
             return _page(row, build_form=form, status=400)
+        # A second request for the same bundle while one is queued or running gets that job.
         job = runner.enqueue(db.session, BUILD_JOB, {"slug": row.slug, "lang": form.lang.data},
-                             letter_id=row.id, requested_by=current_user.id)
+                             letter_id=row.id, requested_by=current_user.id,
+                             coalesce_key=f"{BUILD_JOB}:{row.id}:{form.lang.data}")
         audit.record(db.session, current_user, "bundle.request", row.id, lang=form.lang.data)
         db.session.commit()
         done(_("Bundle requested: this page shows its progress."))
@@ -135,8 +138,14 @@ def make_blueprint() -> Blueprint:
         bundle = services.bundle_of(db.session, row.id, bundle_id) or abort(404)
         audit.record(db.session, current_user, "bundle.download", row.id, bundle=bundle.id, part="pdf")
         db.session.commit()
-        data = services.pdf_bytes(db.session, bundle)
-        return _attachment(data, "application/pdf", services.file_name(row, bundle))
+        # Decrypted as it is sent, a chunk at a time; the first one before the answer
+        # starts, so that a missing key is an error page, not a cut-off file.
+        chunks = services.pdf_chunks(db.session, bundle)
+        first = next(chunks)
+        body = stream_with_context(itertools.chain((first,), chunks))
+        response = _attachment(body, "application/pdf", services.file_name(row, bundle))
+        response.content_length = bundle.size_bytes
+        return response
 
     @bp.get("/<lang>/console/letters/<slug>/bundles/<bundle_id>.manifest.json")
     def download_manifest(slug: str, bundle_id: str):
@@ -199,7 +208,7 @@ def make_blueprint() -> Blueprint:
     return bp
 
 
-def _attachment(data: bytes, mimetype: str, name: str) -> Response:
+def _attachment(data, mimetype: str, name: str) -> Response:
     response = Response(data, mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     response.headers["Cache-Control"] = "no-store"

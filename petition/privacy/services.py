@@ -368,7 +368,9 @@ def erase(session: Session, address: str, actor: User | None = None) -> EraseRep
 
 def rotate_keys(session: Session, batch: int = 500) -> dict[str, int]:
     """Re-encrypt every Fernet token under the newest DATA_KEYS key, so older keys can
-    then be removed from the configuration."""
+    then be removed from the configuration. A bundle's PDF is sealed under a key of its
+    own: only that key, wrapped by DATA_KEYS, is re-encrypted."""
+    from petition.bundles.models import Bundle
     from petition.console.models import User
 
     columns = [
@@ -376,6 +378,7 @@ def rotate_keys(session: Session, batch: int = 500) -> dict[str, int]:
         (Organisation, ("contact_name_enc", "contact_email_enc")),
         (User, ("totp_secret_enc",)),
         (OutboxMessage, ("payload_enc",)),
+        (Bundle, ("pdf_key",)),
     ]
     done: dict[str, int] = {}
     for model, names in columns:
