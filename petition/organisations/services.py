@@ -244,7 +244,10 @@ def approve(session: Session, org: Organisation, actor: User | None) -> None:
 
 
 def reject(session: Session, org: Organisation, actor: User | None, reason: str) -> None:
-    """Reject a waiting organisation, or take back an approval. The contact is told why."""
+    """Reject a waiting organisation, or take back an approval. The contact is told why,
+    then the organisation is deleted: nothing of a rejected organisation is kept (its
+    name, website, statement and contact would otherwise stay in every copy of the
+    database). It may send a new request from the letter's page."""
     if org.status not in ("awaiting", "approved"):
         raise NotDecidable(org.status)
     org.status = "rejected"
@@ -253,6 +256,8 @@ def reject(session: Session, org: Organisation, actor: User | None, reason: str)
     org.decided_by = actor.id if actor else None
     audit.record(session, actor, "organisations.reject", org.letter_id, organisation=org.id)
     _queue_decision(session, org, "organisations/rejected")
+    session.delete(org)
+    session.flush()
 
 
 def _queue_decision(session: Session, org: Organisation, template: str) -> None:

@@ -141,13 +141,16 @@ def test_reject_with_reason_in_the_contacts_language(app):
     org = _signed_and_confirmed(app, lang="ar")
     services.reject(db.session, org, None, "لم نتمكن من التحقق من المنظمة")
     db.session.commit()
-    assert org.status == "rejected" and org.rejection_reason.startswith("لم")
     message = outbox_messages(app)[-1]
     assert message.lang == "ar" and "لم نتمكن من التحقق من المنظمة" in message.text
     assert 'dir="rtl"' in message.html
+    # Nothing of it is kept (issue 13, item 6), and no link to delete what is gone.
+    assert db.session.scalar(select(db.func.count()).select_from(Organisation)) == 0
+    assert "/withdraw/" not in message.text and "/withdraw/" not in message.html
     # A rejected organisation may ask again: it starts over as pending.
     services.sign(db.session, letters.letter_row(SLUG), request(lang="ar"))
-    assert org.status == "pending" and org.rejection_reason is None
+    again = db.session.scalar(select(Organisation))
+    assert again.status == "pending" and again.rejection_reason is None
 
 
 def test_approval_can_be_taken_back(app):
