@@ -165,13 +165,13 @@ def test_the_migration_seals_bundles_stored_in_the_clear_and_the_downgrade_resto
             " VALUES (1, 'rejected', 'Qx7Rejected', 'LB', 'https://qx7.example', 'Qx7', 'en', CURRENT_TIMESTAMP, 0)"))
         db.session.commit()
         db.session.remove()
-        upgrade(revision="jobsdump_0002")
+        upgrade(revision="jobsdump_0003")
         bundle = db.session.get(Bundle, "b-1")
         assert services.pdf_bytes(db.session, bundle) == pdf
         assert all(b"Qx7Legacy" not in bytes(c) for c in db.session.scalars(select(BundleChunk.data)))
         assert db.session.execute(text("SELECT count(*) FROM organisations")).scalar() == 0
         db.session.remove()
-        downgrade(revision="0001")
+        downgrade(revision="growth_0002")
         assert db.session.execute(text("SELECT pdf FROM bundles")).scalar() == pdf
         db.session.remove()
         db.engine.dispose()

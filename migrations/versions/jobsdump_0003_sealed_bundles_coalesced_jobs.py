@@ -1,7 +1,7 @@
 """bundles encrypted at rest, coalesced jobs, rejected organisations purged
 
-Revision ID: jobsdump_0002
-Revises: 0001
+Revision ID: jobsdump_0003
+Revises: growth_0002
 Create Date: 2026-11-29 22:00:00
 
 - bundles.pdf (the signed PDF in the clear) becomes bundle_chunks: the PDF sealed with
@@ -21,8 +21,8 @@ from flask import current_app
 
 
 # revision identifiers, used by Alembic.
-revision = 'jobsdump_0002'
-down_revision = '0001'
+revision = 'jobsdump_0003'
+down_revision = 'growth_0002'
 branch_labels = None
 depends_on = None
 
