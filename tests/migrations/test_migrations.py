@@ -147,3 +147,35 @@ def test_downgrade_past_the_first_schema_is_refused_and_says_what_would_be_lost(
     result = runner.invoke(args=["db", "-x", DROP_EVERYTHING, "downgrade", "base"])
     assert result.exit_code == 0, result.output
     assert tables() == set()
+
+
+def test_migrating_up_and_down_keeps_the_rows_that_reference_a_letter(migration_app):
+    """On SQLite a batch migration rebuilds a table; with foreign keys on, dropping the
+    old letters table deleted every signature, organisation and bundle (ON DELETE
+    CASCADE). Every revision, up and down, must keep them."""
+    upgrade(revision="0001")
+    db.session.execute(text(
+        "INSERT INTO letters (id, slug, status, file_status, default_language, languages, public_visibility_default,"
+        " bundle_default, retention_days, discreet_mail, created_at, updated_at)"
+        " VALUES (1, 'kept', 'open', 'open', 'en', 'en', 'none', 'counted', 180, true, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+    db.session.execute(text(
+        "INSERT INTO signatures (id, letter_id, status, country, lang, public_visibility, bundle_visibility, updates_opt_in,"
+        " version_hash, hidden, created_at, mail_count, synthetic)"
+        " VALUES (1, 1, 'confirmed', 'LB', 'en', 'none', 'counted', false, 'v', false, CURRENT_TIMESTAMP, 0, false)"))
+    db.session.execute(text(
+        "INSERT INTO organisations (letter_id, status, name, country, lang, created_at, mail_count)"
+        " VALUES (1, 'approved', 'Kept Org', 'LB', 'en', CURRENT_TIMESTAMP, 0)"))
+    db.session.commit()
+
+    def counts():
+        found = tuple(db.session.execute(text(f"SELECT count(*) FROM {t}")).scalar()
+                      for t in ("letters", "signatures", "organisations"))
+        db.session.commit()
+        return found
+
+    for script in REVISIONS[1:]:
+        upgrade(revision=script.revision)
+        assert counts() == (1, 1, 1), f"rows lost upgrading to {script.revision}"
+    for script in reversed(REVISIONS[1:]):
+        downgrade(revision=script.down_revision)
+        assert counts() == (1, 1, 1), f"rows lost downgrading {script.revision}"
