@@ -70,9 +70,11 @@ def create_app(config: Config | None = None) -> Flask:
     from petition.api.views import make_blueprint as api_blueprint
     from petition.letters.views import make_blueprint as letters_blueprint
     from petition.signing.views import make_blueprint as signing_blueprint
+    from petition.signing.withdraw_code_views import make_blueprint as withdraw_codes_blueprint
 
     app.register_blueprint(letters_blueprint())
     app.register_blueprint(signing_blueprint())
+    app.register_blueprint(withdraw_codes_blueprint())
     app.register_blueprint(api_blueprint())
 
     from petition.bundles.cli import bundle_cli, keys_cli

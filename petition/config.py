@@ -121,6 +121,11 @@ class Config:
     RATELIMIT_CONFIRM: str = "30/minute;300/hour"  # confirm and withdraw pages
     RATELIMIT_LOGIN: str = "5/minute;30/hour"
     RATELIMIT_API: str = "120/minute;2000/hour"
+    # The "withdraw with a code" page (POSTs only): per client, and all clients together.
+    # Codes carry 80 random bits, so these bound the work, not the odds of a guess; the
+    # global one is generous so that a flood of guesses hardly slows real signers down.
+    RATELIMIT_WITHDRAW_CODE: str = "10/minute;60/hour"
+    RATELIMIT_WITHDRAW_CODE_GLOBAL: str = "600/minute;20000/hour"
     # Per-letter surge brake: new sign submissions per letter (all clients together)
     # beyond this are asked to wait a moment; confirmations are never braked.
     # The default lets a letter that goes viral take 50 new signatures a second (what one
@@ -133,6 +138,13 @@ class Config:
     FORM_MAX_AGE_HOURS: int = 6
 
     TOKEN_MAX_AGE_DAYS: int = 7
+    # Batched publication (signing/publication.py): a confirmed public name appears with
+    # at least PUBLICATION_BATCH_OTHERS other new names, or PUBLICATION_MAX_DELAY_HOURS
+    # after its confirmation, whichever comes first; the job worker looks every
+    # PUBLICATION_CHECK_SECONDS.
+    PUBLICATION_BATCH_OTHERS: int = 10
+    PUBLICATION_MAX_DELAY_HOURS: int = 24
+    PUBLICATION_CHECK_SECONDS: int = 60
     COUNT_CACHE_SECONDS: float = 2.0
     # Public pages read a letter's row (status, dates) from a per-process copy at most
     # this old; a status change made in this process is seen at once, one made on
@@ -246,11 +258,14 @@ class Config:
         from limits import parse_many
 
         for name in ("RATELIMIT_SIGN", "RATELIMIT_ORG_SIGN", "RATELIMIT_CONFIRM", "RATELIMIT_LOGIN",
-                     "RATELIMIT_API", "SURGE_BRAKE"):
+                     "RATELIMIT_API", "RATELIMIT_WITHDRAW_CODE", "RATELIMIT_WITHDRAW_CODE_GLOBAL", "SURGE_BRAKE"):
             try:
                 parse_many(getattr(self, name))
             except ValueError:
                 problems.append(f"{name} must be a rate limit such as '10/minute;60/hour'")
+        if self.PUBLICATION_BATCH_OTHERS < 0 or self.PUBLICATION_MAX_DELAY_HOURS < 0 or self.PUBLICATION_CHECK_SECONDS < 1:
+            problems.append("PUBLICATION_BATCH_OTHERS and PUBLICATION_MAX_DELAY_HOURS must be 0 or more, "
+                            "PUBLICATION_CHECK_SECONDS at least 1")
         if self.MIN_FILL_SECONDS < 0 or self.FORM_MAX_AGE_HOURS < 1:
             problems.append("MIN_FILL_SECONDS must be 0 or more and FORM_MAX_AGE_HOURS at least 1")
         if self.ENV == "production":

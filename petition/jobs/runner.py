@@ -25,6 +25,7 @@ import threading
 from datetime import timedelta
 from typing import Callable
 
+from flask import current_app
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -38,8 +39,9 @@ log = logging.getLogger("petition.jobs")
 
 Progress = Callable[[int, str], None]
 HANDLERS: dict[str, Callable[[Job, Progress], dict | None]] = {}
-# Housekeeping a worker does between jobs (the milestone sweep): (every seconds, function).
-PERIODIC: list[tuple[float, Callable[[], None]]] = []
+# Housekeeping a worker does between jobs (the milestone sweep, publishing names):
+# (every seconds, or the name of the config setting that says how many, function).
+PERIODIC: list[tuple[float | str, Callable[[], None]]] = []
 LEASE = timedelta(seconds=45)
 HEARTBEAT = timedelta(seconds=10)
 MAX_ATTEMPTS = 3
@@ -57,9 +59,9 @@ def handler(kind: str):
     return register
 
 
-def periodic(seconds: float):
-    """Run the decorated function from each worker at most every `seconds`; it must be
-    safe to run from several workers at once."""
+def periodic(seconds: float | str):
+    """Run the decorated function from each worker at most every `seconds` (a number,
+    or the name of a config setting); it must be safe to run from several workers at once."""
     def register(func):
         PERIODIC.append((seconds, func))
         return func
@@ -74,6 +76,8 @@ def run_periodic(last_run: dict, now: float | None = None) -> None:
 
     now = time.monotonic() if now is None else now
     for seconds, func in PERIODIC:
+        if isinstance(seconds, str):
+            seconds = getattr(current_app.config["PETITION"], seconds)
         if now - last_run.get(func, float("-inf")) < seconds:
             continue
         last_run[func] = now

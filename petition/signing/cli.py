@@ -31,6 +31,16 @@ def reconcile(slug: str | None) -> None:
         click.echo(f"{letter_slug}: {before} -> {after}")
 
 
+@signatures_cli.command("publish")
+@with_appcontext
+def publish() -> None:
+    """Publish the batches of public names that are due (the job workers do this on
+    their own every PUBLICATION_CHECK_SECONDS)."""
+    from petition.signing.publication import publish_due
+
+    click.echo(f"{publish_due(db.session)} public name(s) published")
+
+
 @signatures_cli.command("fake")
 @click.argument("slug")
 @click.option("--count", default=1000, show_default=True, type=click.IntRange(1, 5_000_000))

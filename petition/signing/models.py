@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from petition.extensions import db
@@ -25,6 +25,12 @@ class Signature(db.Model):
     __table_args__ = (
         UniqueConstraint("letter_id", "email_hash"),
         Index("ix_signatures_public", "letter_id", "status", "confirmed_at"),
+        # The public lists read published names in this order (signing/publication.py).
+        Index("ix_signatures_published", "letter_id", "public_rank", unique=True),
+        # What the publication job looks for: confirmed public names not yet published.
+        Index("ix_signatures_unpublished", "letter_id", "confirmed_at",
+              sqlite_where=text("public_rank IS NULL AND public_name IS NOT NULL"),
+              postgresql_where=text("public_rank IS NULL AND public_name IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -55,6 +61,12 @@ class Signature(db.Model):
     mail_day: Mapped[date | None] = mapped_column(Date)
     mail_count: Mapped[int] = mapped_column(Integer, default=0)
     synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Keyed hash of the one-time withdrawal code shown after confirming (withdraw_codes.py).
+    withdraw_code_hash: Mapped[str | None] = mapped_column(String(64), index=True, unique=True)
+    # Set when the public name is published in a batch (publication.py): the day shown,
+    # and the place in the public list (batches in turn, random order within a batch).
+    published_on: Mapped[date | None] = mapped_column(Date)
+    public_rank: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class SignatureCounter(db.Model):

@@ -24,7 +24,7 @@ from petition.letters.models import Letter
 from petition.mail import services as mail
 from petition.models_common import utcnow
 from petition.privacy.crypto import decrypt, digest, encrypt, keyed_hash
-from petition.signing import counters
+from petition.signing import counters, withdraw_codes
 from petition.signing.addresses import canonical, domain_of
 from petition.signing.models import BUNDLE_CHOICES, PUBLIC_CHOICES, Signature, SignatureCounter
 from petition.text import initials
@@ -247,6 +247,7 @@ def _confirm_pending_statement():
             public_visibility=bindparam("public"), bundle_visibility=bindparam("bundle"),
             updates_opt_in=bindparam("updates"), version_hash=bindparam("version"),
             public_name=bindparam("public_name_value"), public_affiliation=bindparam("public_affiliation_value"),
+            withdraw_code_hash=bindparam("withdraw_code_hash"),
         )
     )
 
@@ -278,7 +279,7 @@ def _confirm_and_count_statement():
 
 
 def confirm(session: Session, token: str, *, public_visibility: str | None, bundle_visibility: str | None,
-            updates_opt_in: bool, version_hash: str | None, pending: Row | None = None) -> None:
+            updates_opt_in: bool, version_hash: str | None, pending: Row | None = None) -> str:
     """Confirm a pending signature. Choices can only be lowered here. Single use: one
     conditional UPDATE both checks the nonce hash and clears it, so of two clicks (or two
     app servers) exactly one wins, on SQLite and PostgreSQL alike.
@@ -286,7 +287,8 @@ def confirm(session: Session, token: str, *, public_visibility: str | None, bund
     On PostgreSQL the confirmation and its count are one statement that commits by itself
     (database.autocommit); on SQLite they are two, in the caller's transaction.
 
-    pending: what pending_for_token(token) returned, if the caller has it already."""
+    pending: what pending_for_token(token) returned, if the caller has it already.
+    Returns the one-time withdrawal code (withdraw_codes.py), to be shown once."""
     sig = pending if pending is not None else pending_for_token(session, token)
     letter_row = letters.public_row_by_id(sig.letter_id)
     if not letters.is_signable(letter_row):
@@ -303,21 +305,24 @@ def confirm(session: Session, token: str, *, public_visibility: str | None, bund
         public_affiliation = decrypt(sig.affiliation_enc) if sig.affiliation_enc else None
     elif public == "initials":
         public_name = initials(name)
+    code = withdraw_codes.new_code()
     values = {
         "sig_id": sig.id, "nonce_hash": sig.confirm_nonce_hash, "now": utcnow(), "public": public, "bundle": bundle,
         "updates": sig.updates_opt_in and bool(updates_opt_in), "version": version,
         "public_name_value": public_name, "public_affiliation_value": public_affiliation,
+        "withdraw_code_hash": withdraw_codes.code_hash(code),
     }
     if single_statement_writes(session):
         with autocommit(session) as connection:
             if connection.execute(_confirm_and_count_statement(), values).scalar() != 1:
                 raise tokens.InvalidLink()
         counters.forget(sig.letter_id)
-        return
+        return code
     if session.execute(_confirm_pending_statement(), values).rowcount != 1:
         raise tokens.InvalidLink()
     if not sig.hidden:
         counters.add(session, sig.letter_id, sig.id, +1)
+    return code
 
 
 def for_manage_token(session: Session, token: str) -> Signature:
@@ -334,6 +339,12 @@ def withdraw(session: Session, token: str) -> Letter:
     sig = session.get(Signature, sig_id)
     if sig is None or not tokens.nonce_matches(nonce, sig.manage_nonce_hash):
         raise tokens.InvalidLink()
+    return remove_signature(session, sig)
+
+
+def remove_signature(session: Session, sig: Signature) -> Letter:
+    """What withdrawing does, by mailed link or by code: the row (and so every piece of
+    personal data) goes, and the count with it. Raises InvalidLink if it changed meanwhile."""
     letter_row = session.get(Letter, sig.letter_id)
     counted = sig.status == "confirmed" and not sig.hidden
     result = session.execute(

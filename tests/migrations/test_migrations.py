@@ -179,3 +179,34 @@ def test_migrating_up_and_down_keeps_the_rows_that_reference_a_letter(migration_
     for script in reversed(REVISIONS[1:]):
         downgrade(revision=script.down_revision)
         assert counts() == (1, 1, 1), f"rows lost downgrading {script.revision}"
+
+
+def test_pub_0002_keeps_names_already_public_and_adds_the_new_columns(migration_app):
+    """Names public before batched publication stay public in their old order, dated by
+    day; names not public (none, pending) get no place in the list."""
+    upgrade(revision="jobsdump_0003")
+    zone = "+00" if db.engine.dialect.name == "postgresql" else ""  # SQLite keeps UTC without a zone
+    with db.engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO letters (id, slug, status, file_status, default_language, languages, "
+            "public_visibility_default, bundle_default, discreet_mail, retention_days, created_at, updated_at) "
+            "VALUES (1, 'l', 'open', 'ok', 'en', 'en', 'initials', 'counted', false, 30, "
+            f"'2026-01-01 00:00:00{zone}', '2026-01-01 00:00:00{zone}')"))
+        for sig_id, status, name in ((1, "confirmed", "A. B."), (2, "confirmed", None), (3, "pending", None),
+                                     (4, "confirmed", "C. D.")):
+            connection.execute(text(
+                "INSERT INTO signatures (id, letter_id, status, email_hash, public_name, country, lang, "
+                "public_visibility, bundle_visibility, updates_opt_in, version_hash, hidden, created_at, "
+                "confirmed_at, mail_count, synthetic) VALUES (:id, 1, :status, :hash, :name, 'ZZ', 'en', "
+                f"'initials', 'counted', false, 'v', false, '2026-03-04 10:00:00{zone}', "
+                + (f"'2026-03-04 23:30:00{zone}'" if status == "confirmed" else "NULL") + ", 0, false)"),
+                {"id": sig_id, "status": status, "hash": f"h{sig_id}", "name": name})
+    upgrade(revision="pub_0002")
+    columns = {c["name"] for c in inspect(db.engine).get_columns("signatures")}
+    assert {"withdraw_code_hash", "published_on", "public_rank"} <= columns
+    with db.engine.connect() as connection:
+        rows = connection.execute(text("SELECT id, public_rank, published_on FROM signatures ORDER BY id")).all()
+    assert [(r[0], r[1]) for r in rows] == [(1, 1), (2, None), (3, None), (4, 4)]
+    assert str(rows[0][2]) == "2026-03-04" and rows[1][2] is None
+    downgrade(revision="jobsdump_0003")
+    assert "public_rank" not in {c["name"] for c in inspect(db.engine).get_columns("signatures")}
