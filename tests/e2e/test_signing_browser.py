@@ -65,9 +65,15 @@ def test_sign_and_confirm(site, mail_sink, page, artifacts, lang):
         assert text_right_aligned(page, "main h1")
         assert overlaps(page) == []
     page.locator("form.confirm-form button[type=submit]").click()
-    assert page.url.endswith(f"/{lang}/letters/{SLUG}/confirmed"), page.url
+    # The answer to confirming shows the one-time withdrawal code.
+    assert re.fullmatch(r"[A-Z2-9]{4}(-[A-Z2-9]{4}){3}", page.locator(".withdraw-code code").inner_text())
+    if lang == "ar":
+        page.screenshot(path=str(artifacts / "ar-confirmed.png"), full_page=True)
+        assert overlaps(page) == []
 
-    # Published as chosen: full name on the letter page, and counted once.
+    # Published as chosen once its batch is (here each name is a batch): full name on
+    # the letter page, and counted once.
+    assert site.flask("signatures", "publish").returncode == 0
     page.goto(f"{site.base}/{lang}/letters/{SLUG}/")
     assert person["name"] in page.locator("section.recent").inner_text()
     count_after = int(re.sub(r"\D", "", page.locator(".counts strong").first.inner_text()))

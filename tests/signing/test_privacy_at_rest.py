@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from petition.extensions import db
 from petition.signing.models import Signature
-from tests.helpers import confirm_from_mail, sign_letter
+from tests.helpers import confirm_from_mail, publish_names, sign_letter
 
 EMAIL = "secret.signer.4711@example.org"
 NAME = "Zainab Unlisted-Person"
@@ -60,6 +60,7 @@ def test_unconfirmed_signer_leaves_nothing_readable(app, client, tmp_path):
 def test_public_names_are_what_the_site_shows(app, client):
     sign_letter(client, email="public@example.org", name="Shown Publicly", public_visibility="full")
     confirm_from_mail(client, app, public_visibility="full")
+    publish_names(app)
     assert "Shown Publicly" in client.get("/en/letters/secure-our-socials/").text
     assert db.session.scalar(select(Signature.public_name)) == "Shown Publicly"
 
