@@ -38,5 +38,7 @@ class Organisation(db.Model):
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     confirm_nonce_hash: Mapped[str | None] = mapped_column(String(64))
     manage_nonce_hash: Mapped[str | None] = mapped_column(String(64))
+    # Keyed hash of the one-time withdrawal code shown after confirming (signing/withdraw_codes.py).
+    withdraw_code_hash: Mapped[str | None] = mapped_column(String(64), index=True, unique=True)
     mail_day: Mapped[date | None] = mapped_column(Date)
     mail_count: Mapped[int] = mapped_column(Integer, default=0)

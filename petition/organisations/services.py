@@ -25,6 +25,7 @@ from petition.models_common import utcnow
 from petition.organisations.domains import contact_matches
 from petition.organisations.models import Organisation
 from petition.privacy.crypto import decrypt, digest, encrypt, keyed_hash
+from petition.signing import withdraw_codes
 from petition.signing.addresses import canonical, domain_of
 from petition.web.urls import public_url
 
@@ -157,25 +158,29 @@ def pending_for_token(session: Session, token: str) -> Organisation:
     return org
 
 
-def confirm(session: Session, token: str) -> Organisation:
+def confirm(session: Session, token: str) -> tuple[Organisation, str]:
     """The contact confirms their address: the organisation now waits for a lead. Single
-    use, race-safe (one conditional UPDATE checks and clears the nonce)."""
+    use, race-safe (one conditional UPDATE checks and clears the nonce). Returns the
+    organisation and its one-time withdrawal code (signing/withdraw_codes.py), to be
+    shown once."""
     org = pending_for_token(session, token)
     letter_row = session.get(Letter, org.letter_id)
     if not letters.is_signable(letter_row):
         raise LetterNotOpen(letter_row.slug)
+    code = withdraw_codes.new_code()
     result = session.execute(
         update(Organisation)
         .where(Organisation.id == org.id, Organisation.status == "pending",
                Organisation.confirm_nonce_hash == org.confirm_nonce_hash)
-        .values(status="awaiting", confirmed_at=utcnow(), confirm_nonce_hash=None)
+        .values(status="awaiting", confirmed_at=utcnow(), confirm_nonce_hash=None,
+                withdraw_code_hash=withdraw_codes.code_hash(code))
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
         raise tokens.InvalidLink()
     session.refresh(org)
     _notify_leads(session, letter_row, org)
-    return org
+    return org, code
 
 
 def _notify_leads(session: Session, letter_row: Letter, org: Organisation) -> None:
@@ -211,7 +216,11 @@ def for_manage_token(session: Session, token: str) -> Organisation:
 
 def withdraw(session: Session, token: str) -> Letter:
     """The contact withdraws the organisation: the row and its contact data go at once."""
-    org = for_manage_token(session, token)
+    return remove_organisation(session, for_manage_token(session, token))
+
+
+def remove_organisation(session: Session, org: Organisation) -> Letter:
+    """What withdrawing does, by mailed link or by code (signing/withdraw_codes.py)."""
     letter_row = session.get(Letter, org.letter_id)
     result = session.execute(
         delete(Organisation)

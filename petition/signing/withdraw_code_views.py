@@ -5,8 +5,8 @@
                                            with confirm=1: withdraws, then 303 to the result
     GET  /<lang>/withdraw-with-code/done   the result
 
-A wrong, malformed or used code gets the same page, status and statements (see
-withdraw_codes.signature_for). Rate-limited per client and for all clients together
+A code withdraws a signature or an organisation's co-signature. A wrong, malformed or
+used code gets the same page, status and statements (see withdraw_codes.holder_for). Rate-limited per client and for all clients together
 (security/limits.py). The code travels in POST bodies only, never in a URL.
 """
 from __future__ import annotations
@@ -22,6 +22,8 @@ from petition.extensions import db
 from petition.forms import Form
 from petition.letters import services as letters
 from petition.letters.models import Letter
+from petition.organisations import services as organisation_services
+from petition.organisations.models import Organisation
 from petition.security.headers import mark_sensitive
 from petition.signing import services, withdraw_codes
 
@@ -46,18 +48,22 @@ def make_blueprint() -> Blueprint:
         if not form.validate_on_submit():
             status = 400 if form.is_submitted() else 200
             return render_template("signing/withdraw_code.html", form=form), status
-        sig = withdraw_codes.signature_for(db.session, form.code.data)
-        if sig is None:
+        holder = withdraw_codes.holder_for(db.session, form.code.data)
+        if holder is None:
             return _wrong_code(form)
+        organisation = holder.name if isinstance(holder, Organisation) else None
         if form.confirm.data != "1":
-            row = db.session.get(Letter, sig.letter_id)
+            row = db.session.get(Letter, holder.letter_id)
             letter = letters.loaded(row.slug)
             form.confirm.data = "1"
             db.session.rollback()
             return render_template("signing/withdraw_code_confirm.html", form=form, row=row, letter=letter,
-                                   text=letter.text_for(str(get_locale())))
+                                   text=letter.text_for(str(get_locale())), organisation=organisation)
         try:
-            services.remove_signature(db.session, sig)
+            if organisation is None:
+                services.remove_signature(db.session, holder)
+            else:
+                organisation_services.remove_organisation(db.session, holder)
         except tokens.InvalidLink:  # withdrawn meanwhile, by its link or another click
             db.session.rollback()
             return _wrong_code(form)

@@ -1,17 +1,18 @@
 """One-time withdrawal codes: leaving a letter without the mailbox.
 
 A signer whose mailbox is seized or watched cannot use the withdraw link in their mail.
-So the page shown right after confirming gives a code, once; typed into the public
-"withdraw with a code" page it does exactly what the mailed link does
-(services.remove_signature). Only a keyed hash of the code is stored.
+So the page shown right after confirming (a signature, or an organisation's
+co-signature) gives a code, once; typed into the public "withdraw with a code" page it
+does exactly what the mailed link does (signing.services.remove_signature,
+organisations.services.remove_organisation). Only a keyed hash of the code is stored.
 
 The code: 16 characters from an alphabet without look-alikes (no 0/O, 1/I), 80 random
 bits, in four groups of four to write down or read aloud. Typing is forgiven: case,
 spaces and dashes do not matter, and the Greek capitals and Arabic-Indic digits that
 look like or stand for the code's characters are read as them.
 
-A wrong code and a used code are answered alike: a used code's signature is deleted
-with it, so both are one SELECT that finds nothing (tests/signing/test_withdraw_codes.py
+A wrong code and a used code are answered alike: a used code's row is deleted with it,
+so both are one SELECT that finds nothing (tests/signing/test_withdraw_codes.py
 compares the statements).
 """
 from __future__ import annotations
@@ -19,9 +20,10 @@ from __future__ import annotations
 import secrets
 import unicodedata
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, literal, select, union_all
 from sqlalchemy.orm import Session
 
+from petition.organisations.models import Organisation
 from petition.privacy.crypto import keyed_hash
 from petition.signing.models import Signature
 
@@ -59,13 +61,22 @@ def code_hash(code: str) -> str:
     return keyed_hash("withdraw-code", normalise(code))
 
 
-_BY_HASH = select(Signature).where(Signature.withdraw_code_hash == bindparam("code_hash"))
+# Signatures and organisations in one statement, so a code costs the same whichever it
+# is for, or whether it is for anything.
+_BY_HASH = union_all(
+    select(literal("signature").label("kind"), Signature.id).where(Signature.withdraw_code_hash == bindparam("code_hash")),
+    select(literal("organisation").label("kind"), Organisation.id)
+    .where(Organisation.withdraw_code_hash == bindparam("code_hash")),
+)
+_MODELS = {"signature": Signature, "organisation": Organisation}
 
 
-def signature_for(session: Session, typed: str) -> Signature | None:
-    """The signature a code withdraws, or None. Always exactly one SELECT, whether the
-    code is malformed, wrong or used, so that none of them answers differently."""
+def holder_for(session: Session, typed: str) -> Signature | Organisation | None:
+    """The signature or organisation a code withdraws, or None. Always exactly one
+    SELECT when the answer is None, whether the code is malformed, wrong or used, so
+    that none of them answers differently."""
     normalised = normalise(typed)
     # A malformed code is looked up too (as a hash no code can have), for the same work.
     hashed = code_hash(normalised) if normalised else keyed_hash("withdraw-code-malformed", typed or "")
-    return session.scalars(_BY_HASH, {"code_hash": hashed}).first()
+    found = session.execute(_BY_HASH, {"code_hash": hashed}).first()
+    return None if found is None else session.get(_MODELS[found.kind], found.id)

@@ -204,6 +204,7 @@ def test_pub_0002_keeps_names_already_public_and_adds_the_new_columns(migration_
     upgrade(revision="pub_0002")
     columns = {c["name"] for c in inspect(db.engine).get_columns("signatures")}
     assert {"withdraw_code_hash", "published_on", "public_rank"} <= columns
+    assert "withdraw_code_hash" in {c["name"] for c in inspect(db.engine).get_columns("organisations")}
     with db.engine.connect() as connection:
         rows = connection.execute(text("SELECT id, public_rank, published_on FROM signatures ORDER BY id")).all()
     assert [(r[0], r[1]) for r in rows] == [(1, 1), (2, None), (3, None), (4, 4)]

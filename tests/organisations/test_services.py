@@ -10,6 +10,7 @@ from petition.extensions import db
 from petition.letters import services as letters
 from petition.organisations import queries, services
 from petition.organisations.models import Organisation
+from petition.signing import withdraw_codes
 from tests.console.support import make_user
 from tests.helpers import links_in, outbox_messages
 
@@ -31,8 +32,9 @@ def _signed_and_confirmed(app, **overrides) -> Organisation:
     row = letters.letter_row(SLUG)
     services.sign(db.session, row, request(**overrides))
     db.session.commit()
-    org = services.confirm(db.session, _token(app, "confirm"))
+    org, code = services.confirm(db.session, _token(app, "confirm"))
     db.session.commit()
+    assert withdraw_codes.normalise(code)
     return org
 
 

@@ -304,3 +304,43 @@ def test_the_code_page_is_linked_from_every_footer_and_the_about_page(client, la
     link = f'href="/{lang}/withdraw-with-code"'
     assert link in client.get(f"/{lang}/letters/{SLUG}/").text
     assert client.get(f"/{lang}/about").text.count(link) >= 2  # the page's text and the footer
+
+
+# ---- organisations ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("lang", ["en", "ar"])
+def test_an_organisation_withdraws_its_co_signature_with_its_code(app, client, lang):
+    """The contact's mailbox is watched too: the answer to confirming an organisation
+    gives a code, and the same page withdraws it (organisations.services.remove_organisation)."""
+    from petition.organisations.models import Organisation
+    from tests.organisations.support import ORG, sign_org
+
+    assert sign_org(client, SLUG, lang, name="<b>Sawt</b> Association").status_code == 303
+    path = links_in(outbox_messages(app)[-1].text, "organisations/confirm")[0]
+    answer = client.post(path, data=form_values(client.get(path).text))
+    assert answer.status_code == 200
+    code = withdraw_code_in(answer.text)
+    org = db.session.scalar(select(Organisation))
+    assert org.status == "awaiting"
+    assert org.withdraw_code_hash == keyed_hash("withdraw-code", withdraw_codes.normalise(code))
+
+    asked = enter_code(client, code, lang)
+    assert asked.status_code == 200
+    assert "&lt;b&gt;Sawt&lt;/b&gt; Association" in asked.text and "<b>Sawt</b>" not in asked.text
+    done = client.post(f"/{lang}/withdraw-with-code", data=form_values(asked.text) | {"code": code, "confirm": "1"})
+    assert done.status_code == 303
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(Organisation)) == 0
+    assert ORG["contact_email"] not in repr(db.session.execute(select(Organisation.__table__)).all())
+    again = enter_code(client, code, lang)
+    wrong = enter_code(client, withdraw_codes.new_code(), lang)
+    assert again.status_code == wrong.status_code == 400
+    assert without_csrf(again.text) == without_csrf(wrong.text)
+
+
+def test_a_signature_code_and_an_organisation_code_cost_the_same_when_wrong(app, client):
+    """One statement looks in both tables, so a wrong code cannot tell which kinds exist."""
+    with Statements(db.engine) as statements:
+        enter_code(client, withdraw_codes.new_code())
+    lookups = [s for s in statements.seen if "withdraw_code_hash" in s]
+    assert len(lookups) == 1 and "signatures" in lookups[0] and "organisations" in lookups[0]
