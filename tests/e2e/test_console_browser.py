@@ -48,7 +48,8 @@ def test_organisation_signs_and_lead_approves(site, mail_sink, page, browser, ar
     page.goto(link_in(message, site.base, "organisations/confirm"))
     assert org_name in page.content()
     page.locator("main form button[type=submit]").first.click()
-    assert page.url.endswith(f"/en/letters/{SLUG}/organisations/confirmed"), page.url
+    # The answer to confirming shows the organisation's one-time withdrawal code.
+    assert re.fullmatch(r"[A-Z2-9]{4}(-[A-Z2-9]{4}){3}", page.locator(".withdraw-code code").inner_text())
     # Not public before a lead approves it.
     page.goto(f"{site.base}/en/letters/{SLUG}/")
     assert org_name not in page.locator("section.signatories").inner_text()
