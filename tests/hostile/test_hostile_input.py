@@ -168,7 +168,6 @@ def test_confirm_form(site, public, bundle, updates, version, extra):
 def test_withdraw_with_a_code_form(site, code, confirm, lang):
     """Whatever is typed as a code: a 4xx with a clear error, nothing reflected unsafely,
     no signature touched."""
-    _fresh_links(site)
     before = _signature_count(site)
     browser = Browser(site, f"/{lang}/withdraw-with-code")
     response = browser.post({"code": code, "confirm": confirm})
