@@ -11,11 +11,18 @@ client address of a malformed request).
 from __future__ import annotations
 
 import os
-import re
+import sys
+from pathlib import Path
 
 from gunicorn import util
 from gunicorn.glogging import Logger
 from gunicorn.workers.sync import SyncWorker
+
+# The redaction rules live once, in the app (petition.redaction): the same token routes
+# and address patterns for the app's logs, these and nginx's. Importing it does not load
+# the app. The project directory is added when gunicorn runs from elsewhere.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from petition.redaction import redact, redact_path  # noqa: E402
 
 # Where to listen. Behind nginx on the same machine: 127.0.0.1:8000 or a unix socket
 # (unix:/run/petition/web.sock). Never a public address: TLS and slow clients are nginx's.
@@ -101,29 +108,8 @@ loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 # time, method, path (redacted), status, bytes, milliseconds, worker pid. Nothing else.
 access_log_format = '%(t)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms %(p)s'
 
-_TOKEN_SEGMENT = re.compile(r"^[A-Za-z0-9_\-.=~]{24,}$")
-_TOKEN = re.compile(r"[A-Za-z0-9_\-]{16,}\.[A-Za-z0-9_\-.]{10,}")
-_EMAIL = re.compile(r"[^\s@<>\"']+@[^\s@<>\"']+")
-_IPV4 = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b")
-_IPV6 = re.compile(r"\b(?:[0-9a-fA-F]{0,4}:){2,7}[0-9a-fA-F]{0,4}\b")
-
 # Only these atoms ever reach the access log, whatever access_log_format asks for.
 _SAFE_ATOMS = {"t", "m", "s", "B", "b", "M", "D", "T", "L", "p", "H"}
-
-
-def redact_path(path: str | None) -> str:
-    """A request path with anything that looks like a capability or address removed."""
-    if not path:
-        return "-"
-    segments = ["<token>" if _TOKEN_SEGMENT.match(s) else s for s in path.split("/")]
-    return redact("/".join(segments))
-
-
-def redact(text: str) -> str:
-    text = _TOKEN.sub("<token>", text)
-    text = _EMAIL.sub("<email>", text)
-    text = _IPV4.sub("<ip>", text)
-    return _IPV6.sub("<ip>", text)
 
 
 class _Redacting:
