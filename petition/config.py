@@ -112,6 +112,9 @@ class Config:
     REDIS_TIMEOUT: float = 0.5
     # How many reverse proxies in front of the app may set X-Forwarded-For.
     TRUSTED_PROXIES: int = 0
+    # Per-client limits count an IPv6 client by its network of this many bits (one
+    # household or phone is given a /64); IPv4 clients by their address.
+    CLIENT_IPV6_PREFIX: int = 64
     # Per-client limits (keyed hash of the client address), in the limits library's
     # notation ("10/minute;60/hour"). Behind Tor or a carrier NAT many people share one
     # address, so these are generous; the per-address mail cap and the surge brake
@@ -255,6 +258,8 @@ class Config:
             problems.append("MAIL_TIMEOUT must be at least 1 second")
         if not 0 <= self.TRUSTED_PROXIES <= 5:
             problems.append("TRUSTED_PROXIES must be between 0 and 5")
+        if not 16 <= self.CLIENT_IPV6_PREFIX <= 128:
+            problems.append("CLIENT_IPV6_PREFIX must be between 16 and 128 (64: one client per /64)")
         from limits import parse_many
 
         for name in ("RATELIMIT_SIGN", "RATELIMIT_ORG_SIGN", "RATELIMIT_CONFIRM", "RATELIMIT_LOGIN",
