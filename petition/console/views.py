@@ -119,6 +119,11 @@ def make_blueprint() -> Blueprint:
         form = PlainForm()
         if not form.validate_on_submit():
             abort(400)
+        if current_user.is_authenticated:
+            # End it on the server: a copy of this cookie (taken from a shared computer,
+            # a backup, a proxy) stops matching the account's session version.
+            auth.end_sessions(current_user)
+            db.session.commit()
         logout_user()
         session.clear()
         g.pop("csrf_token", None)

@@ -225,3 +225,22 @@ def test_next_parameter_only_follows_local_paths(app, client):
     response = client.post("/en/console/login/totp", data={"csrf_token": csrf_token(page.text),
                                                            "code": fresh_code(app, account)})
     assert response.headers["Location"].endswith("/en/console/")
+
+
+def test_a_copied_cookie_is_dead_after_logout(bare_app):
+    """Attack: copy the session cookie, let the lead log out, replay the copy."""
+    app = bare_app
+    client = app.test_client()
+    account = make_user(app)
+    logged_in(client, app, account)
+    copied = client.get_cookie("session").value
+    page = client.get("/en/console/")
+    assert client.post("/en/console/logout", data={"csrf_token": csrf_token(page.text)}).status_code == 303
+
+    thief = app.test_client()
+    thief.set_cookie("session", copied)
+    assert thief.get("/en/console/").status_code == 302
+    assert thief.get("/en/console/").headers["Location"].startswith("/en/console/login")
+    # The lead can log in again at once, and the old copy stays dead.
+    logged_in(app.test_client(), app, account)
+    assert thief.get("/en/console/").status_code == 302
