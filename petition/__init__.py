@@ -35,7 +35,10 @@ def create_app(config: Config | None = None) -> Flask:
     app.config["PETITION"] = config
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = _translation_directories()
 
+    from petition.security.numbers import BoundedIntConverter
     from petition.security.signed import SessionInterface
+
+    app.url_map.converters["int"] = BoundedIntConverter  # before any route is added
 
     app.session_interface = SessionInterface()
 

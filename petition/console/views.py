@@ -22,6 +22,7 @@ from petition.letters import services as letters
 from petition.letters.models import Letter
 from petition.organisations import queries as org_queries, services as org_services
 from petition.organisations.forms import RejectForm
+from petition.security.numbers import int_arg
 from petition.security.redirects import local_path
 from petition.signing import services as signing
 
@@ -237,17 +238,17 @@ def make_blueprint() -> Blueprint:
     def signatures(slug: str):
         row = letter_for_current_user(slug)
         query = (request.args.get("q") or "").strip()[:100]
-        raw_id = (request.args.get("id") or "").strip()
-        signature_id = int(raw_id) if raw_id.isdigit() and len(raw_id) < 19 else None
+        raw_id = (request.args.get("id") or "").strip()[:40]
+        signature_id = int_arg("id")
         hidden_only = request.args.get("hidden") == "1"
-        before = request.args.get("before", type=int)
+        before = int_arg("before")
         rows, more = lead_signatures.search(db.session, row.id, query=query, signature_id=signature_id,
                                             hidden_only=hidden_only, before=before)
         audit.record(db.session, current_user, "signatures.view", row.id, shown=len(rows),
                      search=bool(query or signature_id), hidden_only=hidden_only)
         db.session.commit()
         return render_template("console/signatures.html", row=row, title=_title(row), rows=rows, more=more,
-                               query=query, signature_id=raw_id if signature_id else "", hidden_only=hidden_only,
+                               query=query, signature_id=signature_id if signature_id is not None else "", hidden_only=hidden_only,
                                export_form=PlainForm(), bad_id=bool(raw_id) and signature_id is None)
 
     @bp.route("/<lang>/console/letters/<slug>/signatures/<int:sig_id>", methods=["GET", "POST"])
@@ -318,14 +319,14 @@ def make_blueprint() -> Blueprint:
         jobs = updates.recent_jobs(db.session, row.id)
         return render_template("console/updates.html", row=row, title=_title(row), form=form, jobs=jobs,
                                recipients=updates.recipient_count(db.session, row.id), job_subject=updates.job_subject,
-                               queued=request.args.get("queued", type=int)), status
+                               queued=int_arg("queued")), status
 
     # ---- administrators --------------------------------------------------------------------------
 
     @bp.get("/<lang>/console/audit")
     def audit_log():
         require_admin()
-        before = request.args.get("before", type=int)
+        before = int_arg("before")
         slug = request.args.get("letter") or ""
         stmt = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(101)
         if before:

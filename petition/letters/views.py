@@ -8,6 +8,7 @@ from petition.extensions import db
 from petition.letters import feeds, services, share_image, sharing
 from petition.organisations.queries import approved as approved_organisations
 from petition.security.headers import mark_sensitive
+from petition.security.numbers import int_arg
 from petition.signing import queries as signatures
 from petition.web import page_cache
 from petition.web.urls import public_url
@@ -77,7 +78,7 @@ def make_blueprint() -> Blueprint:
     @bp.get("/<lang>/letters/<slug>/signatures")
     def signature_list(slug: str):
         row, letter = _public_letter(slug)
-        before = request.args.get("before", type=int)
+        before = int_arg("before")
         page = signatures.public_page(row.id, before=before)
         return render_template(
             "letters/signatures.html",
