@@ -22,6 +22,7 @@ from petition.letters import services as letters
 from petition.letters.models import Letter
 from petition.organisations import queries as org_queries, services as org_services
 from petition.organisations.forms import RejectForm
+from petition.security.keys import client_key
 from petition.security.numbers import int_arg
 from petition.security.redirects import local_path
 from petition.signing import services as signing
@@ -70,14 +71,13 @@ def make_blueprint() -> Blueprint:
         error = None
         if request.method == "POST":
             if form.validate_on_submit():
-                result = auth.check_password(db.session, form.email.data, form.password.data)
+                result = auth.check_password(db.session, form.email.data, form.password.data, client_key())
                 db.session.commit()
-                if result.user is not None:
+                if result.pending is not None:
                     session.pop(PENDING, None)
                     session[PENDING] = {
-                        "uid": result.user.id,
-                        "sv": result.user.session_version,
-                        "exp": time.time() + auth.PENDING_SECONDS,
+                        "who": result.pending,
+                        "exp": int(time.time()) + auth.PENDING_SECONDS,  # whole seconds: a fixed width
                         "next": local_path(request.args.get("next")),
                     }
                     return redirect(url_for("console.login_totp"), code=303)
@@ -88,27 +88,38 @@ def make_blueprint() -> Blueprint:
     @bp.route("/<lang>/console/login/totp", methods=["GET", "POST"])
     def login_totp():
         pending = session.get(PENDING)
-        if not isinstance(pending, dict) or pending.get("exp", 0) < time.time():
+        who = auth.read_pending(pending.get("who")) if isinstance(pending, dict) else None
+        if who is None or pending.get("exp", 0) < time.time():
             session.pop(PENDING, None)
             return redirect(url_for("console.login"), code=303)
-        user = db.session.get(User, pending.get("uid"))
-        if user is None or not user.active or user.session_version != pending.get("sv"):
+        # Whether the password was right stays unsaid here when the password step
+        # withheld its verdict: the same page, the same answer either way.
+        user = db.session.get(User, who.user_id) if who.user_id else None
+        usable = (who.password_ok and user is not None and user.active
+                  and user.session_version == who.session_version)
+        if not who.withheld and not usable:
             session.pop(PENDING, None)
             return redirect(url_for("console.login"), code=303)
         form = CodeForm()
         if request.method == "POST":
             if form.validate_on_submit():
-                ok = auth.check_code(db.session, user, form.code.data)
+                if who.withheld:
+                    ok = auth.check_withheld_code(db.session, user if usable else None, usable, form.code.data)
+                else:
+                    ok = auth.check_code(db.session, user, form.code.data)
                 db.session.commit()
                 if ok:
                     target = pending.get("next")
+                    auth.forget_failures(user, client_key())
                     session.clear()  # a fresh session at the privilege change
                     g.pop("csrf_token", None)  # Flask-WTF caches the old session's token here
                     login_user(user)
                     session.permanent = True
                     session[AUTH_AT] = time.time()
                     return redirect(local_path(target) or url_for("console.index"), code=303)
-                if auth.is_locked(user):
+                if who.withheld or auth.is_locked(user):
+                    # A withheld verdict is good for one code: the next try starts with
+                    # the password again (and is counted again).
                     session.pop(PENDING, None)
                 error = _("The email address, password or code is not right, or the account is locked for a while after too many attempts. Please try again in a few minutes.")
                 return render_template("console/login_totp.html", form=form, error=error), 401
