@@ -324,3 +324,38 @@ def test_a_copied_cookie_is_dead_after_logout(bare_app):
     # The lead can log in again at once, and the old copy stays dead.
     logged_in(app.test_client(), app, account)
     assert thief.get("/en/console/").status_code == 302
+
+
+@pytest.mark.redis
+def test_login_counters_in_redis_hold_no_email_or_address(make_app):
+    """With the production storage: the counters are shared through Redis and their keys
+    are keyed hashes only."""
+    import secrets as _secrets
+
+    import redis
+
+    from tests.helpers import TEST_REDIS_URL
+
+    url = TEST_REDIS_URL or "redis://127.0.0.1:6379/15"
+    try:
+        connection = redis.Redis.from_url(url, socket_connect_timeout=1)
+        connection.ping()
+    except Exception as exc:  # noqa: BLE001
+        pytest.skip(f"Redis at {url} is not reachable ({exc.__class__.__name__})")
+    app = make_app(RATELIMIT_STORAGE_URI=url, HASH_KEY="login-counters-" + _secrets.token_hex(24))
+    before = set(connection.keys("*"))
+    account = make_user(app)
+    try:
+        for i in range(auth.CLIENT_FAILURES):
+            assert _password_step(_from(app.test_client(), "192.0.2.99"), account.email, f"wrong {i}").status_code == 401
+        # A second app process (same Redis) sees the same counts: the verdict is withheld.
+        other = make_app(RATELIMIT_STORAGE_URI=url, HASH_KEY=app.config["PETITION"].HASH_KEY)
+        assert _password_step(_from(other.test_client(), "192.0.2.99"), account.email, "wrong again").status_code == 303
+        created = [key.decode() for key in set(connection.keys("*")) - before]
+        assert len(created) == 3, created
+        for key in created:
+            assert "example.org" not in key and "192.0.2" not in key and "lead" not in key
+    finally:
+        created = list(set(connection.keys("*")) - before)
+        if created:
+            connection.delete(*created)
