@@ -27,8 +27,9 @@ TOKEN_ROUTES: tuple[str, ...] = (
 )
 
 # URL arguments that are not secrets (anything else a route takes as a string is treated
-# as a token and must be covered by TOKEN_ROUTES).
-PUBLIC_URL_ARGUMENTS = frozenset({"lang", "slug", "filename", "bundle_id"})
+# as a token and must be covered by TOKEN_ROUTES): bundle_id is a bundle's public
+# identifier (console only), digest the content hash in a share image's address.
+PUBLIC_URL_ARGUMENTS = frozenset({"lang", "slug", "filename", "bundle_id", "digest"})
 
 TOKEN_PLACEHOLDER = "<token>"
 ADDRESS_PLACEHOLDER = "<ip>"
