@@ -359,3 +359,25 @@ def test_login_counters_in_redis_hold_no_email_or_address(make_app):
         created = list(set(connection.keys("*")) - before)
         if created:
             connection.delete(*created)
+
+
+def test_a_failing_counter_storage_is_skipped_after_one_error(bare_app):
+    """Fault: a storage that fails (or hangs to its timeout) is asked once, then skipped
+    for a while, so it costs one request its timeout, not every step of every login."""
+    calls = []
+
+    class Down:
+        def __getattr__(self, name):
+            def fail(*args, **kwargs):
+                calls.append(name)
+                raise TimeoutError("storage hung")
+            return fail
+
+    bare_app.extensions["petition.ephemeral"] = Down()
+    account = make_user(bare_app)
+    client = bare_app.test_client()
+    for _ in range(3):
+        assert _password_step(client, account.email, "wrong password here").status_code == 401
+    assert _password_step(client, account.email, PASSWORD).status_code == 303
+    assert _code_step(client, fresh_code(bare_app, account)).status_code == 303
+    assert len(calls) == 1
