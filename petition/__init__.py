@@ -99,6 +99,12 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(updates_blueprint())
     app.register_blueprint(privacy_desk_blueprint())
 
+    from petition.deliveries.cli import deliveries_cli
+    from petition.deliveries.views import make_blueprint as deliveries_blueprint
+
+    app.register_blueprint(deliveries_blueprint())
+    app.cli.add_command(deliveries_cli)
+
     from petition.health import init_app as init_health
 
     init_health(app)
@@ -142,6 +148,7 @@ def _import_models() -> None:
     """Every area's models, so Alembic and create_all see the whole schema."""
     from petition.bundles import models as _bundles  # noqa: F401
     from petition.console import models as _console  # noqa: F401
+    from petition.deliveries import models as _deliveries  # noqa: F401
     from petition.jobs import models as _jobs  # noqa: F401
     from petition.letters import models as _letters  # noqa: F401
     from petition.mail import models as _mail  # noqa: F401

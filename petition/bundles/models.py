@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 
-from sqlalchemy import Date, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from petition.extensions import db
@@ -51,16 +51,3 @@ class BundleReceipt(db.Model):
     bundle_id: Mapped[str] = mapped_column(ForeignKey("bundles.id", ondelete="CASCADE"), primary_key=True)
     receipt_hash: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
 
-
-class Delivery(db.Model):
-    __tablename__ = "deliveries"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    letter_id: Mapped[int] = mapped_column(ForeignKey("letters.id", ondelete="CASCADE"), index=True)
-    bundle_id: Mapped[str] = mapped_column(ForeignKey("bundles.id", ondelete="RESTRICT"))
-    addressee: Mapped[str] = mapped_column(String(120))
-    delivered_on: Mapped[date] = mapped_column(Date)
-    channel: Mapped[str] = mapped_column(String(200))
-    response: Mapped[str | None] = mapped_column(Text)
-    recorded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,4 +1,5 @@
-"""Console pages for bundles and deliveries (login + TOTP), and the public receipt check."""
+"""Console pages for bundles (login + TOTP), and the public receipt check. Deliveries
+are petition.deliveries'."""
 from __future__ import annotations
 
 import itertools
@@ -10,15 +11,14 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from petition.bundles import services
-from petition.bundles.forms import BuildForm, DeliveryForm, ReceiptForm, ResponseForm
-from petition.bundles.models import Delivery
+from petition.bundles.forms import BuildForm, ReceiptForm
 from petition.console import audit
 from petition.console.guard import console_gate
 from petition.console.notices import done
 from petition.console.permissions import can_access, letter_for_current_user
 from petition.extensions import db
 from petition.forms import options
-from petition.i18n import LANGUAGES, format_when
+from petition.i18n import LANGUAGES
 from petition.jobs import runner
 from petition.jobs.models import Job
 from petition.letters import services as letters
@@ -71,7 +71,7 @@ def make_blueprint() -> Blueprint:
             response.headers["X-Robots-Tag"] = "noindex, nofollow"
         return response
 
-    def _page(row: Letter, *, build_form=None, delivery_form=None, status=200):
+    def _page(row: Letter, *, build_form=None, status=200):
         lang = str(get_locale())
         bundles = services.bundles_of(db.session, row.id)
         letter = letters.loaded(row.slug)
@@ -80,24 +80,12 @@ def make_blueprint() -> Blueprint:
         build_form.lang.choices = options((code, LANGUAGES[code]["name"]) for code in languages if code in LANGUAGES)
         if not build_form.lang.data:
             build_form.lang.data = lang if lang in languages else (languages[0] if languages else None)
-        delivery_form = delivery_form or DeliveryForm(formdata=None)
-        _delivery_choices(delivery_form, row, bundles)
-        deliveries = list(db.session.scalars(
-            select(Delivery).where(Delivery.letter_id == row.id).order_by(Delivery.delivered_on.desc(), Delivery.id.desc())))
         jobs = _jobs(row)
         busy = any(item["job"].status in ("queued", "running") for item in jobs)
         return render_template(
             "bundles/console_letter.html", row=row, title=_title(row, lang), bundles=bundles, jobs=jobs, busy=busy,
-            deliveries=deliveries, build_form=build_form, delivery_form=delivery_form,
-            response_form=ResponseForm(formdata=None),
+            build_form=build_form,
         ), status
-
-    def _delivery_choices(form: DeliveryForm, row: Letter, bundles) -> None:
-        form.bundle_id.choices = options(
-            (b.id, f"{format_when(b.created_at)} · {LANGUAGES.get(b.lang, {}).get('name', b.lang)} · {b.id[:8]}")
-            for b in bundles
-        )
-        form.addressee.choices = options((name, name) for name in services.addressees(row))
 
     @bp.get("/<lang>/console/bundles", defaults={"slug": None})
     @bp.get("/<lang>/console/letters/<slug>/bundles")
@@ -155,40 +143,6 @@ def make_blueprint() -> Blueprint:
         db.session.commit()
         return _attachment(bundle.manifest.encode("utf-8"), "application/json",
                            services.file_name(row, bundle, ".pdf.manifest.json"))
-
-    @bp.post("/<lang>/console/letters/<slug>/deliveries")
-    def record_delivery(slug: str):
-        row = letter_for_current_user(slug)
-        form = DeliveryForm()
-        _delivery_choices(form, row, services.bundles_of(db.session, row.id))
-        if not form.validate_on_submit():
-            return _page(row, delivery_form=form, status=400)
-        bundle = services.bundle_of(db.session, row.id, form.bundle_id.data) or abort(404)
-        try:
-            services.record_delivery(db.session, row, bundle, addressee=form.addressee.data,
-                                     delivered_on=form.delivered_on.data, channel=form.channel.data,
-                                     response=form.response.data, actor=current_user)
-        except services.BundleError:
-            db.session.rollback()
-            return _page(row, delivery_form=form, status=400)
-        db.session.commit()
-        done(_("Delivery recorded: it is shown on the letter's page."))
-        return redirect(url_for("bundles.console_index", slug=row.slug, _anchor="deliveries"), code=303)
-
-    @bp.post("/<lang>/console/letters/<slug>/deliveries/<int:delivery_id>/response")
-    def record_response(slug: str, delivery_id: int):
-        row = letter_for_current_user(slug)
-        delivery = db.session.get(Delivery, delivery_id)
-        if delivery is None or delivery.letter_id != row.id:
-            abort(404)
-        form = ResponseForm()
-        if not form.validate_on_submit():
-            page, _status = _page(row)
-            return page, 400
-        services.record_response(db.session, row, delivery, form.response.data, current_user)
-        db.session.commit()
-        done(_("Response recorded."))
-        return redirect(url_for("bundles.console_index", slug=row.slug, _anchor="deliveries"), code=303)
 
     # ---- public ----------------------------------------------------------------------------
 

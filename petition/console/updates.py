@@ -51,6 +51,11 @@ def _recipients(letter_id: int):
             Signature.updates_opt_in.is_(True))
 
 
+def opted_in(letter_id: int):
+    """The signers who asked for updates: this mailing's and deliveries' notices'."""
+    return _recipients(letter_id)
+
+
 def recipient_count(session: Session, letter_id: int) -> int:
     return session.scalar(select(func.count()).select_from(Signature).where(*_recipients(letter_id))) or 0
 

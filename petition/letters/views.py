@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from datetime import date
+
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 from flask_babel import get_locale
 
-from petition.bundles import queries as bundle_queries
+from petition.deliveries import services as deliveries
 from petition.extensions import db
 from petition.letters import feeds, services, share_image, sharing
 from petition.organisations.queries import approved as approved_organisations
@@ -66,7 +68,8 @@ def make_blueprint() -> Blueprint:
                 signable=services.is_signable(row),
                 organisations=approved_organisations(row.id),
                 recent=signatures.recent_public(row.id, limit=10),
-                deliveries=bundle_queries.deliveries(row.id),
+                deliveries=deliveries.public_summaries(db.session, row.id),
+                today=date.today(),
                 share=share_panel(row.slug),
                 image_url=image_url,
             )
