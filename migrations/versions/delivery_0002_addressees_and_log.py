@@ -44,6 +44,8 @@ def _at(value) -> str:
 
 
 def upgrade():
+    bind = op.get_bind()
+    # The deliveries table first, while no table refers to it (SQLite's batch mode copies it).
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
         batch_op.alter_column("addressee", new_column_name="company", existing_type=sa.String(length=120),
                               type_=sa.String(length=300), existing_nullable=False)
@@ -54,6 +56,18 @@ def upgrade():
         batch_op.add_column(sa.Column("acknowledged_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("response_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("published_at", sa.DateTime(timezone=True), nullable=True))
+    for (delivery_id,) in bind.execute(sa.text("SELECT id FROM deliveries")).all():
+        bind.execute(sa.text("UPDATE deliveries SET token_hash = :h WHERE id = :id"),
+                     {"h": hashlib.sha256(secrets.token_urlsafe(32).encode()).hexdigest(), "id": delivery_id})
+    bind.execute(sa.text("UPDATE deliveries SET response_at = created_at, published_at = created_at "
+                         "WHERE response IS NOT NULL"))
+    with op.batch_alter_table("deliveries", schema=None) as batch_op:
+        batch_op.alter_column("platform", server_default=None, existing_type=sa.String(length=300),
+                              existing_nullable=False)
+        batch_op.alter_column("recipient", server_default=None, existing_type=sa.String(length=200),
+                              existing_nullable=False)
+        batch_op.alter_column("token_hash", existing_type=sa.String(length=64), nullable=False)
+        batch_op.create_unique_constraint(batch_op.f("uq_deliveries_token_hash"), ["token_hash"])
 
     op.create_table(
         "delivery_log",
@@ -78,7 +92,6 @@ def upgrade():
         batch_op.create_index(batch_op.f("ix_delivery_log_delivery_id"), ["delivery_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_delivery_log_letter_id"), ["letter_id"], unique=False)
 
-    bind = op.get_bind()
     rows = bind.execute(sa.text(
         "SELECT d.id, d.letter_id, l.slug, d.company, d.delivered_on, d.channel, d.response, d.created_at, "
         "d.bundle_id, b.sha256 FROM deliveries d JOIN letters l ON l.id = d.letter_id "
@@ -89,8 +102,6 @@ def upgrade():
     for (delivery_id, letter_id, slug, company, delivered_on, channel, response, created_at,
          bundle_id, sha256) in rows:
         at = _at(created_at)
-        bind.execute(sa.text("UPDATE deliveries SET token_hash = :h WHERE id = :id"),
-                     {"h": hashlib.sha256(secrets.token_urlsafe(32).encode()).hexdigest(), "id": delivery_id})
         base = {"delivery": delivery_id, "company": company, "platform": ""}
         details = hashlib.sha256(_canonical({"channel": channel, "recipient": "not stated"})).hexdigest()
         events = [("delivered", {**base, "delivered_on": str(delivered_on)[:10], "bundle_id": bundle_id,
@@ -99,8 +110,6 @@ def upgrade():
             digest = hashlib.sha256(response.encode("utf-8")).hexdigest()
             events.append(("response_received", {**base, "response_sha256": digest, "response_chars": len(response)}))
             events.append(("response_published", {**base, "response_sha256": digest, "text": response}))
-            bind.execute(sa.text("UPDATE deliveries SET response_at = created_at, published_at = created_at "
-                                 "WHERE id = :id"), {"id": delivery_id})
         seq, prev = chains.get(letter_id, (0, "0" * 64))
         for kind, data in events:
             seq += 1
@@ -109,14 +118,6 @@ def upgrade():
                                              data=_canonical(data).decode("utf-8"), prev_hash=prev, entry_hash=entry))
             prev = entry
         chains[letter_id] = (seq, prev)
-
-    with op.batch_alter_table("deliveries", schema=None) as batch_op:
-        batch_op.alter_column("platform", server_default=None, existing_type=sa.String(length=300),
-                              existing_nullable=False)
-        batch_op.alter_column("recipient", server_default=None, existing_type=sa.String(length=200),
-                              existing_nullable=False)
-        batch_op.alter_column("token_hash", existing_type=sa.String(length=64), nullable=False)
-        batch_op.create_unique_constraint(batch_op.f("uq_deliveries_token_hash"), ["token_hash"])
 
 
 def downgrade():
