@@ -7,11 +7,12 @@ from datetime import datetime, timezone
 
 from flask import (Blueprint, Response, abort, current_app, g, redirect, render_template, request, session,
                    stream_with_context, url_for)
-from flask_babel import get_locale, gettext as _
+from flask_babel import get_locale, gettext as _, ngettext
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 
 from petition.console import audit, auth, exports, signatures as lead_signatures, stats, updates
+from petition.console.confirm import confirmation_page, confirmed
 from petition.console.forms import CodeForm, HideForm, LoginForm, PlainForm, StatusForm, UpdateForm
 from petition.console.guard import AUTH_AT, console_gate
 from petition.console.notices import done
@@ -182,6 +183,13 @@ def make_blueprint() -> Blueprint:
         before = row.status
         if row.status == "delivered" or before == form.status.data:
             return redirect(url_for("console.letter", slug=slug), code=303)
+        if form.status.data == "closed" and not confirmed():
+            return confirmation_page(
+                title=_("Close this letter?"),
+                message=_("The letter stops taking signatures at once, and people who signed but have not "
+                          "confirmed yet can no longer confirm. Deliveries are not affected."),
+                action=url_for("console.set_status", slug=slug), back=url_for("console.letter", slug=slug),
+                button=_("Close the letter"), fields={"status": "closed"}, row=row, letter_title=_title(row))
         letters.set_status(row, form.status.data)
         audit.record(db.session, current_user, "letter.status", row.id, before=before, after=row.status)
         db.session.commit()
@@ -218,6 +226,14 @@ def make_blueprint() -> Blueprint:
         org = org_queries.get(row.id, org_id) or abort(404)
         if not PlainForm().validate_on_submit():
             abort(400)
+        if not confirmed():
+            return confirmation_page(
+                title=_("Approve this organisation?"),
+                message=_("%(name)s then appears on the letter's public page and in its bundles, and its contact "
+                          "is told by email. This cannot be undone from the console.", name=org.name),
+                action=url_for("console.approve_organisation", slug=slug, org_id=org.id),
+                back=url_for("console.organisations", slug=slug), button=_("Approve"), row=row,
+                letter_title=_title(row))
         try:
             org_services.approve(db.session, org, current_user)
         except org_services.NotDecidable:
@@ -234,6 +250,15 @@ def make_blueprint() -> Blueprint:
         form = RejectForm(prefix=f"r{org.id}")
         if not form.validate_on_submit():
             return _organisations_page(row, form, org.id, 400)
+        if not confirmed():
+            return confirmation_page(
+                title=_("Reject this organisation?"),
+                message=_("%(name)s is not added to the letter, and its contact is sent this reason by email. "
+                          "This cannot be undone.", name=org.name),
+                details=[form.reason.data], fields={form.reason.name: form.reason.data},
+                action=url_for("console.reject_organisation", slug=slug, org_id=org.id),
+                back=url_for("console.organisations", slug=slug), button=_("Reject"), row=row,
+                letter_title=_title(row))
         try:
             org_services.reject(db.session, org, current_user, form.reason.data)
         except org_services.NotDecidable:
@@ -319,6 +344,17 @@ def make_blueprint() -> Blueprint:
         form = UpdateForm()
         status = 200
         if request.method == "POST":
+            if form.validate_on_submit() and not confirmed():
+                recipients = updates.recipient_count(db.session, row.id)
+                return confirmation_page(
+                    title=_("Send this update?"),
+                    message=ngettext("It is emailed to %(num)s signer who asked for updates. Sent mail cannot be "
+                                     "recalled.", "It is emailed to the %(num)s signers who asked for updates. Sent "
+                                     "mail cannot be recalled.", recipients),
+                    details=[form.subject.data, form.body.data],
+                    fields={"subject": form.subject.data, "body": form.body.data},
+                    action=url_for("console.send_update", slug=slug), back=url_for("console.send_update", slug=slug),
+                    button=_("Send the update"), row=row, letter_title=_title(row))
             if form.validate_on_submit():
                 job = updates.request_send(db.session, row, current_user,
                                            updates.Update(subject=form.subject.data, body=form.body.data),

@@ -16,7 +16,7 @@ from petition.letters import services as letters
 from petition.mail.models import OutboxMessage
 from petition.mail.sender import drain
 from petition.signing.models import Signature
-from tests.console.support import logged_in, make_user
+from tests.console.support import confirm, logged_in, make_user
 from tests.helpers import confirm_from_mail, csrf_token, outbox_messages, plain_body, sign_letter
 
 SLUG = "secure-our-socials"
@@ -53,8 +53,12 @@ def test_update_reaches_opted_in_signers_in_their_language(smtp_app, smtp_server
     page = client.get(f"/en/console/letters/{SLUG}/updates")
     assert "2 signers asked for updates" in page.text
     assert "discreet mail" in page.text
-    response = client.post(f"/en/console/letters/{SLUG}/updates", data={
-        "csrf_token": csrf_token(page.text), "subject": "Meta answered", "body": "First paragraph.\n\nSecond <b>one</b>."})
+    data = {"csrf_token": csrf_token(page.text), "subject": "Meta answered", "body": "First paragraph.\n\nSecond <b>one</b>."}
+    asked = client.post(f"/en/console/letters/{SLUG}/updates", data=data)
+    assert asked.status_code == 200 and "It is emailed to the 2 signers who asked for updates." in asked.text
+    with smtp_app.app_context():
+        assert db.session.scalar(select(Job.id)) is None  # nothing is queued before the confirmation
+    response = confirm(client, f"/en/console/letters/{SLUG}/updates", data)
     assert response.status_code == 303
     with smtp_app.app_context():
         job = db.session.scalar(select(Job))

@@ -78,9 +78,13 @@ def test_organisation_signs_and_lead_approves(site, mail_sink, page, browser, ar
         request = lead.locator("article.org-request", has_text=org_name)
         assert request.count() == 1
         assert contact in request.inner_text()  # the lead sees the contact to check it
+        with lead.expect_navigation():
+            request.locator("form.inline-form button[type=submit]").click()
+        # Approving is irreversible: a confirmation page of its own, without JavaScript.
+        assert lead.locator("section.confirm h1").count() == 1
         with lead.expect_response(lambda r: r.url.endswith("/approve")) as approval:
             with lead.expect_navigation():
-                request.locator("form.inline-form button[type=submit]").click()
+                lead.locator("section.confirm button[type=submit]").click()
         assert approval.value.status == 303, approval.value.status
         assert lead.url.endswith(f"/en/console/letters/{SLUG}/organisations"), lead.url
         assert lead.locator("article.org-request", has_text=org_name).count() == 0
