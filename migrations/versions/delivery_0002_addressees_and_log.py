@@ -5,7 +5,7 @@ Revises: 0001
 Create Date: 2026-11-29 22:20:00
 
 Existing deliveries are kept: `addressee` becomes `company` (platform ""), the person
-they went to is "not stated", each gets an unusable link hash (the lead makes a new link
+they went to is "not stated" (no recipient_enc), each gets an unusable link hash (the lead makes a new link
 with `deliveries link`), and each is written into the new log in the order it was
 recorded: "delivered", then, for a response the lead had typed in (it was public
 already), "response received" and "response published".
@@ -50,8 +50,7 @@ def upgrade():
         batch_op.alter_column("addressee", new_column_name="company", existing_type=sa.String(length=120),
                               type_=sa.String(length=300), existing_nullable=False)
         batch_op.add_column(sa.Column("platform", sa.String(length=300), nullable=False, server_default=""))
-        batch_op.add_column(sa.Column("recipient", sa.String(length=200), nullable=False,
-                                      server_default="not stated"))
+        batch_op.add_column(sa.Column("recipient_enc", sa.Text(), nullable=True))  # None: "not stated"
         batch_op.add_column(sa.Column("token_hash", sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column("acknowledged_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("response_at", sa.DateTime(timezone=True), nullable=True))
@@ -63,8 +62,6 @@ def upgrade():
                          "WHERE response IS NOT NULL"))
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
         batch_op.alter_column("platform", server_default=None, existing_type=sa.String(length=300),
-                              existing_nullable=False)
-        batch_op.alter_column("recipient", server_default=None, existing_type=sa.String(length=200),
                               existing_nullable=False)
         batch_op.alter_column("token_hash", existing_type=sa.String(length=64), nullable=False)
         batch_op.create_unique_constraint(batch_op.f("uq_deliveries_token_hash"), ["token_hash"])
@@ -133,7 +130,7 @@ def downgrade():
         batch_op.drop_column("response_at")
         batch_op.drop_column("acknowledged_at")
         batch_op.drop_column("token_hash")
-        batch_op.drop_column("recipient")
+        batch_op.drop_column("recipient_enc")
         batch_op.drop_column("platform")
         batch_op.alter_column("company", new_column_name="addressee", existing_type=sa.String(length=300),
                               type_=sa.String(length=120), existing_nullable=False)

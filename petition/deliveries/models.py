@@ -23,7 +23,9 @@ class Delivery(db.Model):
     platform: Mapped[str] = mapped_column(String(300), default="")  # "" when the company as a whole
     delivered_on: Mapped[date] = mapped_column(Date)
     channel: Mapped[str] = mapped_column(String(200))
-    recipient: Mapped[str] = mapped_column(String(200))  # the person or office it went to (console only)
+    # The person or office it went to: console only, and encrypted like signers' details
+    # (a name at the company is personal data); None when not stated.
+    recipient_enc: Mapped[str | None] = mapped_column(Text)
     # SHA-256 of the company's capability token; the token itself is shown once.
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     recorded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

@@ -41,8 +41,10 @@ from petition.jobs.models import Job
 from petition.letters import services as letters
 from petition.letters.models import Letter
 from petition.models_common import utcnow
+from petition.privacy.crypto import decrypt, encrypt
 
 NOTIFY_JOB = "deliveries.notify"
+NOT_STATED = "not stated"
 RESPONSE_MAX = 10000
 CHANNEL_MAX = 200
 RECIPIENT_MAX = 200
@@ -172,7 +174,8 @@ def record(session: Session, row: Letter, bundle: Bundle, *, company: str, platf
         raise DeliveryError(_("A delivery to %(name)s is already recorded.", name=Addressee(company, platform).label))
     token = secrets.token_urlsafe(TOKEN_BYTES)
     delivery = Delivery(letter_id=row.id, bundle_id=bundle.id, company=company, platform=platform,
-                        delivered_on=delivered_on, channel=channel, recipient=recipient,
+                        delivered_on=delivered_on, channel=channel,
+                        recipient_enc=encrypt(recipient) if recipient != NOT_STATED else None,
                         token_hash=token_digest(token), recorded_by=actor.id if actor else None)
     session.add(delivery)
     session.flush()
@@ -191,6 +194,10 @@ def record(session: Session, row: Letter, bundle: Bundle, *, company: str, platf
 def _existing(session: Session, row: Letter, company: str, platform: str) -> Delivery | None:
     return session.scalar(select(Delivery).where(Delivery.letter_id == row.id, Delivery.company == company,
                                                  Delivery.platform == platform))
+
+
+def recipient_of(delivery: Delivery) -> str:
+    return decrypt(delivery.recipient_enc) if delivery.recipient_enc else NOT_STATED
 
 
 def new_link(session: Session, row: Letter, delivery: Delivery, actor: User | None) -> str:
@@ -409,18 +416,15 @@ def verify(session: Session, row: Letter, config) -> Verification:
     for entry in entries:
         if entry.kind != DELIVERED:
             continue
-        try:
-            data = json.loads(entry.data)
-        except ValueError:
-            continue
+        data = _data(entry)
         bundles.setdefault(data.get("bundle_id", ""), data.get("bundle_sha256", ""))
         delivery = session.get(Delivery, entry.delivery_id)
-        if delivery is None or details_digest(delivery.channel, delivery.recipient) != data.get("details_sha256"):
+        if delivery is None or details_digest(delivery.channel, recipient_of(delivery)) != data.get("details_sha256"):
             problems.append(chain.Problem(entry.seq, "the delivery's channel or recipient changed since it was logged"))
     for entry in entries:
         if entry.kind in (RESPONSE_RECEIVED, RESPONSE_PUBLISHED):
             delivery = session.get(Delivery, entry.delivery_id)
-            data = json.loads(entry.data) if entry.data.startswith("{") else {}
+            data = _data(entry)
             if delivery is None or delivery.response is None or \
                     response_digest(delivery.response) != data.get("response_sha256"):
                 problems.append(chain.Problem(entry.seq, "the stored response differs from the one logged"))
@@ -428,6 +432,15 @@ def verify(session: Session, row: Letter, config) -> Verification:
                 problems.append(chain.Problem(entry.seq, "the published text is not the response received"))
     checks = [check_bundle(session, bundle_id, sha256, config) for bundle_id, sha256 in bundles.items()]
     return Verification(len(entries), problems, checks)
+
+
+def _data(entry: DeliveryEvent) -> dict:
+    """An entry's data, or {} if it is not a JSON object any more (chain.check reports that)."""
+    try:
+        data = json.loads(entry.data)
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def check_bundle(session: Session, bundle_id: str, expected_sha256: str, config) -> BundleCheck:

@@ -10,6 +10,7 @@ from flask_babel import get_locale, gettext as _
 from flask_login import current_user
 
 from petition.bundles import services as bundles
+from petition.bundles.models import Bundle
 from petition.console.confirm import confirmation_page, confirmed
 from petition.console.guard import console_gate
 from petition.console.permissions import letter_for_current_user
@@ -64,7 +65,7 @@ def make_blueprint() -> Blueprint:
         entries = services.log_entries(db.session, row.id)
         return render_template(
             "deliveries/console.html", row=row, title=_title(row, str(get_locale())), form=form, error=error,
-            deliveries=deliveries, summaries={s.delivery_id: s for s in services.summaries(entries)},
+            deliveries=deliveries, recipients={d.id: services.recipient_of(d) for d in deliveries}, summaries={s.delivery_id: s for s in services.summaries(entries)},
             problems=services.chain.check(row.slug, entries), entries=len(entries), bundles=built,
             button=ButtonForm(formdata=None), today=date.today(),
         ), status
@@ -174,7 +175,7 @@ def make_blueprint() -> Blueprint:
                       status: int = 200, error: str | None = None):
         lang = str(get_locale())
         loaded = letters.loaded(row.slug)
-        bundle = db.session.get(bundles.Bundle, delivery.bundle_id)
+        bundle = db.session.get(Bundle, delivery.bundle_id)
         manifest = json.loads(bundle.manifest or "{}")
         return render_template(
             "deliveries/company.html", token=token, row=row, delivery=delivery, bundle=bundle,
@@ -194,7 +195,7 @@ def make_blueprint() -> Blueprint:
     @bp.get(f"/<lang>/{COMPANY_PATH}/<token>/bundle.pdf")
     def company_bundle(token: str):
         delivery, row = _company_delivery(token)
-        bundle = db.session.get(bundles.Bundle, delivery.bundle_id)
+        bundle = db.session.get(Bundle, delivery.bundle_id)
         response = Response(bundles.pdf_bytes(db.session, bundle), mimetype="application/pdf")
         response.headers["Content-Disposition"] = f'attachment; filename="{bundles.file_name(row, bundle)}"'
         return response

@@ -372,6 +372,7 @@ def rotate_keys(session: Session, batch: int = 500) -> dict[str, int]:
     own: only that key, wrapped by DATA_KEYS, is re-encrypted."""
     from petition.bundles.models import Bundle
     from petition.console.models import User
+    from petition.deliveries.models import Delivery
 
     columns = [
         (Signature, ("email_enc", "name_enc", "affiliation_enc")),
@@ -379,6 +380,7 @@ def rotate_keys(session: Session, batch: int = 500) -> dict[str, int]:
         (User, ("totp_secret_enc",)),
         (OutboxMessage, ("payload_enc",)),
         (Bundle, ("pdf_key",)),
+        (Delivery, ("recipient_enc",)),
     ]
     done: dict[str, int] = {}
     for model, names in columns:

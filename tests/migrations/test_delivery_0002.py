@@ -35,10 +35,9 @@ def test_old_deliveries_enter_the_chained_log(migration_app):  # noqa: F811
     upgrade(revision="delivery_0002")
 
     deliveries = db.session.execute(text(
-        "SELECT id, company, platform, recipient, token_hash, response, response_at, published_at"
+        "SELECT id, company, platform, recipient_enc, token_hash, response, response_at, published_at"
         " FROM deliveries ORDER BY id")).all()
-    assert [(d.company, d.platform, d.recipient) for d in deliveries] == [("Meta", "", "not stated"),
-                                                                          ("X", "", "not stated")]
+    assert [(d.company, d.platform, d.recipient_enc) for d in deliveries] == [("Meta", "", None), ("X", "", None)]
     assert all(len(d.token_hash) == 64 for d in deliveries) and deliveries[0].token_hash != deliveries[1].token_hash
     assert deliveries[0].published_at is None and deliveries[1].published_at is not None
 
