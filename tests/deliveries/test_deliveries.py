@@ -29,7 +29,7 @@ def record(app, company: str, bundle, on: date, platform: str = "") -> str:
     args = ["deliveries", "record", SLUG, "--company", company, "--bundle", bundle.id, "--on", on.isoformat()]
     if platform:
         args += ["--platform", platform]
-    result = app.test_cli_runner().invoke(args=args)
+    result = cli(app, *args)
     assert result.exit_code == 0, result.output
     link = result.output.strip()
     assert re.fullmatch(r"http://[^/]+/en/company/[A-Za-z0-9_-]{43}", link), link
@@ -37,7 +37,10 @@ def record(app, company: str, bundle, on: date, platform: str = "") -> str:
 
 
 def cli(app, *args):
-    return app.test_cli_runner().invoke(args=list(args))
+    # Inside this app's context: Flask's with_appcontext uses whatever app context is
+    # current, and an earlier test of the session may have left one of its own behind.
+    with app.app_context():
+        return app.test_cli_runner().invoke(args=list(args))
 
 
 # ---- per addressee, letter still open -------------------------------------------------------------
