@@ -7,7 +7,9 @@ from sqlalchemy import text
 
 from petition.deliveries import chain
 from petition.extensions import db
-from tests.migrations.test_migrations import migration_app  # noqa: F401  (the fixture)
+from tests.migrations.test_migrations import SCRIPTS, migration_app  # noqa: F401  (the fixture)
+
+BEFORE = SCRIPTS.get_revision("delivery_0002").down_revision
 
 NOW = "2026-03-01 10:00:00+00:00"
 
@@ -30,7 +32,7 @@ def _old_rows() -> None:
 
 
 def test_old_deliveries_enter_the_chained_log(migration_app):  # noqa: F811
-    upgrade(revision="0001")
+    upgrade(revision=BEFORE)
     _old_rows()
     upgrade(revision="delivery_0002")
 
@@ -49,6 +51,6 @@ def test_old_deliveries_enter_the_chained_log(migration_app):  # noqa: F811
     assert "بالعربية" in entries[3].data and '"bundle_sha256":"' + "a" * 64 in entries[0].data
 
     db.session.commit()  # end the read transaction (SQLite WAL would keep its snapshot)
-    downgrade(revision="0001")
+    downgrade(revision=BEFORE)
     rows = db.session.execute(text("SELECT addressee, response FROM deliveries ORDER BY id")).all()
     assert [tuple(r) for r in rows] == [("Meta", None), ("X", "We will reply — بالعربية أيضاً.")]
