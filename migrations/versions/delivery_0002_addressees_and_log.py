@@ -1,7 +1,7 @@
 """deliveries per addressee, the company's link, and the hash-chained delivery log
 
 Revision ID: delivery_0002
-Revises: growth_0002
+Revises: pub_0002
 Create Date: 2026-11-29 22:20:00
 
 Existing deliveries are kept: `addressee` becomes `company` (platform ""), the person
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "delivery_0002"
-down_revision = "growth_0002"
+down_revision = "pub_0002"
 branch_labels = None
 depends_on = None
 

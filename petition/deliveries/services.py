@@ -458,7 +458,12 @@ def check_bundle(session: Session, bundle_id: str, expected_sha256: str, config)
     bundle = session.get(Bundle, bundle_id)
     if bundle is None:
         return BundleCheck(bundle_id, False, "the bundle is missing from the database")
-    pdf = session.scalar(select(Bundle.pdf).where(Bundle.id == bundle_id)) or b""
+    from petition.bundles import services as bundles
+
+    try:
+        pdf = bundles.pdf_bytes(session, bundle)
+    except Exception:  # noqa: BLE001 - a sealed chunk changed or is missing: say so, do not crash
+        return BundleCheck(bundle_id, False, "the stored PDF cannot be read back (its sealed chunks were changed)")
     actual = hashlib.sha256(pdf).hexdigest()
     if actual != expected_sha256:
         return BundleCheck(bundle_id, False, f"the stored PDF's SHA-256 is {actual}, the log says {expected_sha256}")
