@@ -22,6 +22,7 @@ TOKEN_ROUTES: tuple[str, ...] = (
     "organisations/confirm",
     "organisations/withdraw",
     "updates/unsubscribe",
+    "company",  # a company's capability link to its delivery (petition.deliveries)
     "confirm",
     "withdraw",
 )

@@ -442,3 +442,11 @@ def test_console_deliveries_need_login_and_the_right_letter(delivery_app):
     other = make_user(delivery_app, "other@example.org", slugs=("secure-our-socials",))
     console = logged_in(delivery_app.test_client(), delivery_app, other)
     assert console.get(f"/en/console/letters/{SLUG}/deliveries").status_code == 404
+
+
+def test_the_company_link_is_cut_from_log_lines():
+    from petition.redaction import redact
+
+    token = "9HTj2ia0185mwJc0_ioBBd81gSSKarANQs0GZpgn-jQ"
+    for line in (f'"GET /ar/company/{token} HTTP/1.1" 200', f'"POST /en/company/{token}/respond HTTP/1.1" 303'):
+        assert token not in redact(line) and "/company/<token>" in redact(line)
