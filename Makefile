@@ -20,11 +20,14 @@ install: $(BIN)/python
 install-test: $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[test]"
 	scripts/i18n.sh compile
-	scripts/system-deps.sh fonts browser
+	scripts/system-deps.sh fonts browser nginx
+
+# `make run PORT=8080`: the links in emails (PUBLIC_URL) follow the port unless set.
+PORT ?= 5000
 
 run: install
 	$(BIN)/flask --app wsgi db upgrade
-	$(BIN)/flask --app wsgi run --host 127.0.0.1 --port 5000
+	PUBLIC_URL=$${PUBLIC_URL:-http://127.0.0.1:$(PORT)} $(BIN)/flask --app wsgi run --host 127.0.0.1 --port $(PORT)
 
 test: install-test
 	$(BIN)/pytest -q

@@ -11,9 +11,18 @@ client address of a malformed request).
 from __future__ import annotations
 
 import os
-import re
+import sys
+from pathlib import Path
 
+from gunicorn import util
 from gunicorn.glogging import Logger
+from gunicorn.workers.sync import SyncWorker
+
+# The redaction rules live once, in the app (petition.redaction): the same token routes
+# and address patterns for the app's logs, these and nginx's. Importing it does not load
+# the app. The project directory is added when gunicorn runs from elsewhere.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from petition.redaction import redact, redact_path  # noqa: E402
 
 # Where to listen. Behind nginx on the same machine: 127.0.0.1:8000 or a unix socket
 # (unix:/run/petition/web.sock). Never a public address: TLS and slow clients are nginx's.
@@ -28,14 +37,39 @@ bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000").split(",")
 # cores; on a dedicated app server start at 2 x cores. GUNICORN_THREADS above 1 makes
 # gunicorn use gthread workers instead.
 workers = int(os.environ.get("GUNICORN_WORKERS", "4"))
-worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
 threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+
+# A sync worker serves one connection at a time, so a client that connects and then
+# sends nothing (or stalls mid-request) holds a whole worker: four of them made the site
+# unavailable when gunicorn faced clients directly, until the arbiter killed each worker
+# after `timeout`. nginx in front (deploy/nginx/petition.conf) buffers whole requests, so
+# gunicorn never sees a slow client; without it, this bounds the damage: every read and
+# write on a client socket gives up after GUNICORN_CLIENT_TIMEOUT seconds without
+# progress, and the worker goes on to the next connection. (gthread workers, with
+# GUNICORN_THREADS above 1, park idle connections without holding a thread.)
+client_timeout = float(os.environ.get("GUNICORN_CLIENT_TIMEOUT", "5"))
+
+
+class ClientTimeoutSyncWorker(SyncWorker):
+    """gunicorn's sync worker, with a timeout on each client socket."""
+
+    def accept(self, listener):
+        client, addr = listener.accept()
+        client.settimeout(client_timeout)
+        util.close_on_exec(client)
+        self.handle(listener, client, addr)
+
+
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS") or ("gthread" if threads > 1 else ClientTimeoutSyncWorker)
 
 # Each worker holds at most `threads` database connections (SQLAlchemy's pool), so the
 # whole site needs workers x threads x servers connections: keep it under PostgreSQL's
 # max_connections, or put PgBouncer (1.21 or newer, transaction mode, with
 # max_prepared_statements set: psycopg 3 prepares a statement after five uses) in between.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+# Web workers' statements end before gunicorn's timeout would kill the worker (the app's
+# DATABASE_STATEMENT_TIMEOUT; CLI commands and job workers keep no limit by default).
+os.environ.setdefault("DATABASE_STATEMENT_TIMEOUT", str(max(1, timeout - 5)))
 graceful_timeout = 20
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
 
@@ -74,35 +108,18 @@ loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 # time, method, path (redacted), status, bytes, milliseconds, worker pid. Nothing else.
 access_log_format = '%(t)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms %(p)s'
 
-_TOKEN_SEGMENT = re.compile(r"^[A-Za-z0-9_\-.=~]{24,}$")
-_TOKEN = re.compile(r"[A-Za-z0-9_\-]{16,}\.[A-Za-z0-9_\-.]{10,}")
-_EMAIL = re.compile(r"[^\s@<>\"']+@[^\s@<>\"']+")
-_IPV4 = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b")
-_IPV6 = re.compile(r"\b(?:[0-9a-fA-F]{0,4}:){2,7}[0-9a-fA-F]{0,4}\b")
-
 # Only these atoms ever reach the access log, whatever access_log_format asks for.
 _SAFE_ATOMS = {"t", "m", "s", "B", "b", "M", "D", "T", "L", "p", "H"}
 
 
-def redact_path(path: str | None) -> str:
-    """A request path with anything that looks like a capability or address removed."""
-    if not path:
-        return "-"
-    segments = ["<token>" if _TOKEN_SEGMENT.match(s) else s for s in path.split("/")]
-    return redact("/".join(segments))
-
-
-def redact(text: str) -> str:
-    text = _TOKEN.sub("<token>", text)
-    text = _EMAIL.sub("<email>", text)
-    text = _IPV4.sub("<ip>", text)
-    return _IPV6.sub("<ip>", text)
-
-
 class _Redacting:
-    """A logging filter for gunicorn's own messages ("Invalid request from ip=...")."""
+    """A logging filter for gunicorn's own messages ("Invalid request from ip=..."). A
+    client that stalled past client_timeout is not logged at all (gunicorn would write a
+    traceback): a script opening slow connections must not fill the log either."""
 
     def filter(self, record) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], TimeoutError):
+            return False
         record.msg = redact(record.getMessage())
         record.args = ()
         return True

@@ -7,7 +7,7 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from petition.config import ROOT, Config
+from petition.config import ROOT, Config, ConfigError
 
 TRANSLATION_ROOT = Path(__file__).resolve().parent
 
@@ -20,7 +20,11 @@ def _translation_directories() -> str:
 
 
 def create_app(config: Config | None = None) -> Flask:
-    config = config or Config.from_env()
+    if config is None:
+        try:
+            config = Config.from_env()
+        except ConfigError as exc:  # a message for the person starting the site, not a traceback
+            raise SystemExit(f"error: {exc}") from None
     app = Flask(
         __name__,
         instance_path=str(ROOT / "instance"),
@@ -31,7 +35,10 @@ def create_app(config: Config | None = None) -> Flask:
     app.config["PETITION"] = config
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = _translation_directories()
 
+    from petition.security.numbers import BoundedIntConverter
     from petition.security.signed import SessionInterface
+
+    app.url_map.converters["int"] = BoundedIntConverter  # before any route is added
 
     app.session_interface = SessionInterface()
 
@@ -44,14 +51,14 @@ def create_app(config: Config | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.TRUSTED_PROXIES, x_proto=1, x_host=0)
 
     from petition.extensions import babel, csrf, db, limiter, login_manager, migrate
-    from petition.i18n import select_locale
+    from petition.i18n import select_locale, select_timezone
 
     db.init_app(app)
     from petition.database import init_app as init_database
 
     init_database(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
-    babel.init_app(app, locale_selector=select_locale, default_translation_directories=app.config["BABEL_TRANSLATION_DIRECTORIES"])
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone, default_translation_directories=app.config["BABEL_TRANSLATION_DIRECTORIES"])
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
@@ -66,9 +73,11 @@ def create_app(config: Config | None = None) -> Flask:
     from petition.api.views import make_blueprint as api_blueprint
     from petition.letters.views import make_blueprint as letters_blueprint
     from petition.signing.views import make_blueprint as signing_blueprint
+    from petition.signing.withdraw_code_views import make_blueprint as withdraw_codes_blueprint
 
     app.register_blueprint(letters_blueprint())
     app.register_blueprint(signing_blueprint())
+    app.register_blueprint(withdraw_codes_blueprint())
     app.register_blueprint(api_blueprint())
 
     from petition.bundles.cli import bundle_cli, keys_cli
@@ -80,6 +89,7 @@ def create_app(config: Config | None = None) -> Flask:
 
     from petition.console import auth as console_auth
     from petition.console.updates import make_blueprint as updates_blueprint
+    from petition.console.privacy_desk import make_blueprint as privacy_desk_blueprint
     from petition.console.views import make_blueprint as console_blueprint
     from petition.organisations.views import make_blueprint as organisations_blueprint
 
@@ -87,6 +97,13 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(organisations_blueprint())
     app.register_blueprint(console_blueprint())
     app.register_blueprint(updates_blueprint())
+    app.register_blueprint(privacy_desk_blueprint())
+
+    from petition.deliveries.cli import deliveries_cli
+    from petition.deliveries.views import make_blueprint as deliveries_blueprint
+
+    app.register_blueprint(deliveries_blueprint())
+    app.cli.add_command(deliveries_cli)
 
     from petition.health import init_app as init_health
 
@@ -131,6 +148,7 @@ def _import_models() -> None:
     """Every area's models, so Alembic and create_all see the whole schema."""
     from petition.bundles import models as _bundles  # noqa: F401
     from petition.console import models as _console  # noqa: F401
+    from petition.deliveries import models as _deliveries  # noqa: F401
     from petition.jobs import models as _jobs  # noqa: F401
     from petition.letters import models as _letters  # noqa: F401
     from petition.mail import models as _mail  # noqa: F401

@@ -7,9 +7,19 @@ off and emit BEGIN ourselves (SQLAlchemy's documented recipe). Writes take the l
 BEGIN (IMMEDIATE), because a deferred transaction that read first and writes later
 fails at once under WAL when another writer got in between; read-only requests (GET,
 HEAD) keep deferred transactions so page views never wait for a writer.
+
+Erasure on SQLite: a deleted row stays readable in the database file's free space and in
+the write-ahead log (`petition.db-wal`) until both are overwritten. So every connection
+sets `secure_delete` (SQLite zeroes what it deletes) and, after personal data was
+deleted, the workers' loop runs a TRUNCATE checkpoint: the zeroed pages go into the main
+file and the log is emptied, within CHECKPOINT_SPACING (plus one loop turn) of the
+deletion. On PostgreSQL a deleted row stays in its table's file as a dead tuple until
+VACUUM reclaims it (autovacuum, or the `privacy vacuum` command); see README.
 """
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +32,77 @@ from sqlalchemy.orm import Session
 from petition.extensions import db
 
 _writing_request: ContextVar[bool] = ContextVar("petition_writing_request", default=False)
+log = logging.getLogger("petition.database")
+
+# Tables whose deleted rows held personal data: a DELETE on one of them asks for a
+# checkpoint (the outbox's rows are Fernet tokens and are deleted all day by the sender).
+ERASABLE_TABLES = ("signatures", "organisations")
+CHECKPOINT_SPACING = 45.0  # seconds between two TRUNCATE checkpoints, at most
+CHECKPOINT_BUSY_MS = 1000  # how long a checkpoint waits for readers before trying later
+
+
+class _Erasure:
+    """Whether personal data was deleted since the last checkpoint (per process)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.pending = False
+        self.last_checkpoint = float("-inf")
+
+
+_erasure = _Erasure()
+
+
+def erased() -> None:
+    """Record that personal data was deleted or overwritten: the next checkpoint_if_erased
+    empties the write-ahead log."""
+    _erasure.pending = True
+
+
+def checkpoint_if_erased(engine, *, force: bool = False) -> bool:
+    """On SQLite, if personal data was deleted (and CHECKPOINT_SPACING has passed since the
+    last checkpoint, unless force), copy the write-ahead log into the database and
+    truncate it to zero bytes. Returns whether a checkpoint completed. Elsewhere a no-op."""
+    if engine.dialect.name != "sqlite" or ":memory:" in str(engine.url):
+        return False
+    with _erasure.lock:
+        if not _erasure.pending and not force:
+            return False
+        if not force and time.monotonic() - _erasure.last_checkpoint < CHECKPOINT_SPACING:
+            return False
+        try:
+            with engine.connect() as connection:
+                raw = connection.connection.dbapi_connection
+                raw.execute(f"PRAGMA busy_timeout={CHECKPOINT_BUSY_MS}")
+                try:
+                    busy, _frames, _done = raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                finally:
+                    raw.execute("PRAGMA busy_timeout=30000")
+        except Exception:  # noqa: BLE001 - a busy or missing file: try at the next turn
+            log.warning("write-ahead log checkpoint failed; will try again")
+            return False
+        if busy:  # a reader or writer held on: the log is not empty yet
+            return False
+        _erasure.pending = False
+        _erasure.last_checkpoint = time.monotonic()
+        return True
+
+
+def reclaim_erased(engine) -> str:
+    """After an erasure or a purge (the privacy commands): on SQLite a TRUNCATE checkpoint
+    now; on PostgreSQL a VACUUM of the tables that held personal data, so their dead
+    tuples are pruned from the pages rather than kept until autovacuum's threshold (20 %
+    of a table's rows) is reached. Returns what it did, for the command's output."""
+    if engine.dialect.name == "sqlite":
+        erased()
+        done = checkpoint_if_erased(engine, force=True)
+        return "write-ahead log checkpointed and emptied" if done else "checkpoint busy: the workers will retry"
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+            connection.exec_driver_sql("VACUUM " + ", ".join(ERASABLE_TABLES))
+        return "vacuumed " + ", ".join(ERASABLE_TABLES)
+    return ""
 
 
 @contextmanager
@@ -115,10 +196,17 @@ def init_app(app: Flask) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA secure_delete=ON")
         if ":memory:" not in str(engine.url):
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def _after_execute(_conn, _cursor, statement, _parameters, _context, _executemany):
+        # "DELETE FROM signatures ..." (ORM and Core alike): a few string operations.
+        if statement[:7] in ("DELETE ", "delete ") and statement[12:].split(" ", 1)[0] in ERASABLE_TABLES:
+            _erasure.pending = True
 
     @event.listens_for(engine, "begin")
     def _begin(connection):
@@ -134,3 +222,15 @@ def init_app(app: Flask) -> None:
     @app.teardown_request
     def _clear_writing(_exc):
         _writing_request.set(False)
+
+
+UPGRADE_COMMAND = "flask --app wsgi db upgrade"
+
+
+def missing_tables(engine: Engine) -> list[str]:
+    """The models' tables that the database lacks: all of them before `db upgrade`, the
+    new ones when the code is newer than the schema."""
+    from sqlalchemy import inspect
+
+    present = set(inspect(engine).get_table_names())
+    return sorted(set(db.metadata.tables) - present)

@@ -1,13 +1,19 @@
 """/healthz: is this app server able to serve? For load balancers and monitoring.
 
-It checks what a request needs from outside the process: the database (SELECT 1) and,
-when the rate limiter or anything else is configured to use Redis, Redis (PING). The
+It checks what a request needs from outside the process: that the database can write,
+and, when the rate limiter or anything else is configured to use Redis, Redis (PING).
+"Can write", because a database that answers SELECT 1 but refuses every signature is
+not healthy: on PostgreSQL, not a read-only server or session (a replica, a failover in
+progress); on SQLite, a write that is rolled back (a read-only file or mount fails it)
+and enough free space where the database lives (a full disk fails only at COMMIT, which
+a check should not do). The
 answer is JSON, never cached, 200 when everything answered and 503 otherwise. It names
 the failing dependency but no host, address or error text, so it leaks nothing useful.
 """
 from __future__ import annotations
 
 import logging
+import os
 import time
 
 from flask import Blueprint, Flask, current_app, jsonify
@@ -17,7 +23,6 @@ from petition.extensions import db, limiter
 
 log = logging.getLogger("petition.health")
 
-REDIS_TIMEOUT_SECONDS = 1.0
 _CLIENT_KEY = "petition.health.redis"
 
 
@@ -37,21 +42,55 @@ def _redis_client(app: Flask, url: str):
     if client is None:
         import redis
 
-        client = redis.Redis.from_url(
-            url, socket_timeout=REDIS_TIMEOUT_SECONDS, socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
-        )
+        client = redis.Redis.from_url(url, **app.config["PETITION"].redis_options())
         app.extensions[_CLIENT_KEY] = client
     return client
 
 
+# Below this much free space on the SQLite database's file system, the site is not
+# healthy: every signature writes, and SQLite fails writes on a full disk.
+MIN_FREE_BYTES = 64 * 1024 * 1024
+_POSTGRES_WRITABLE = text("SELECT NOT pg_is_in_recovery() AND current_setting('transaction_read_only') = 'off'")
+
+
 def check_database() -> bool:
     try:
-        db.session.execute(text("SELECT 1")).scalar_one()
-        return True
+        if db.engine.dialect.name == "sqlite":
+            problem = _sqlite_cannot_write()
+        else:
+            problem = None if db.session.execute(_POSTGRES_WRITABLE).scalar_one() else "read-only"
+            db.session.rollback()
     except Exception as exc:  # any failure means "not healthy"; never a 500
-        log.warning("health: database check failed (%s)", exc.__class__.__name__)
+        problem = exc.__class__.__name__
         db.session.rollback()
-        return False
+    if problem:
+        log.warning("health: database check failed (%s)", problem)
+    return problem is None
+
+
+def _sqlite_cannot_write() -> str | None:
+    """Why the SQLite database cannot take a write, or None. The write is PRAGMA
+    user_version set to its own value (it dirties the header page, so a read-only file
+    refuses it), rolled back."""
+    from petition.database import writing
+
+    path = db.engine.url.database
+    if path and path != ":memory:" and not path.startswith("file:"):
+        stats = os.statvfs(os.path.dirname(os.path.abspath(path)))
+        if stats.f_flag & os.ST_RDONLY:
+            return "read-only file system"
+        if stats.f_bavail * stats.f_frsize < MIN_FREE_BYTES:
+            return "disk nearly full"
+    with writing(), db.engine.connect() as connection:
+        driver = connection.connection.driver_connection
+        driver.execute("PRAGMA busy_timeout=2000")  # a busy writer: wait briefly, not 30 s
+        try:
+            version = connection.exec_driver_sql("PRAGMA user_version").scalar_one()
+            connection.exec_driver_sql(f"PRAGMA user_version={int(version)}")
+        finally:
+            connection.rollback()
+            driver.execute("PRAGMA busy_timeout=30000")
+    return None
 
 
 def check_redis(url: str) -> bool:

@@ -35,3 +35,26 @@ def select_locale() -> str:
     if lang in LANGUAGES:
         return lang
     return best_language()
+
+
+def select_timezone() -> str:
+    """Flask-Babel's time zone selector: the time zone of the letter a page is about
+    (set by petition.web from the URL's slug), else UTC."""
+    return getattr(g, "timezone", None) or "UTC"
+
+
+def format_when(moment) -> str:
+    """The one format for a date and time, on every page and in the console: Babel's, in
+    the reader's language ("29 Nov 2026, 22:14", "29 نوفمبر 2026، 22:14") and in the
+    time zone of the letter the page is about (select_timezone). Naive values are UTC."""
+    if moment is None:
+        return "—"
+    from babel import Locale
+    from babel.dates import format_skeleton
+    from flask_babel import get_locale, get_timezone
+
+    locale, zone = Locale.parse(str(get_locale())), get_timezone()
+    day = format_skeleton("yMMMd", moment, tzinfo=zone, locale=locale)
+    time = format_skeleton("Hm", moment, tzinfo=zone, locale=locale)
+    # CLDR has no skeleton for both at once: the language's own way of joining them.
+    return str(locale.datetime_formats["medium"]).replace("{1}", day).replace("{0}", time)

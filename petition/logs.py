@@ -1,41 +1,70 @@
-"""Logs say what happened, never who: no client address, no token, no email."""
+"""Logs say what happened, never who: no client address, no token, no email.
+
+The rules are petition.redaction's (shared with gunicorn's and nginx's logs); this
+module adds what only the app knows: its own addresses, which may stay.
+"""
 from __future__ import annotations
 
+import ipaddress
 import logging
-import re
+from urllib.parse import urlsplit
 
 from flask import Flask
 
-# Capabilities in URLs (confirm, withdraw, unsubscribe links) and anything that looks
-# like an address are cut out of every record before it is written.
-_TOKEN = re.compile(r"[A-Za-z0-9_\-]{16,}\.[A-Za-z0-9_\-.]{10,}")
-_EMAIL = re.compile(r"[^\s@<>\"']+@[^\s@<>\"']+")
-_IPV4 = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b")
-# Four or more groups, or a "::" run: never a clock time like 17:13:40.
-_IPV6 = re.compile(r"(?<![\w:])(?:[0-9a-fA-F]{1,4}:){3,7}[0-9a-fA-F]{1,4}(?![\w:])|(?<![\w:])[0-9a-fA-F:]*::[0-9a-fA-F:]*(?![\w:])")
+from petition import redaction
+from petition.redaction import KeepAddress, loopback_only
+
+__all__ = ["RedactingFilter", "configure_logging", "redact"]
+
+# Addresses that are nobody's: the machine itself (loopback) and the site's own address
+# (PUBLIC_URL's host, added by configure_logging). Without them the start-up banner read
+# "Running on http://<ip>:5000", hiding the one address a newcomer has to open.
+_SITE_ADDRESSES: set[str] = set()
 
 
-def redact(text: str) -> str:
-    text = _TOKEN.sub("<token>", text)
-    text = _EMAIL.sub("<email>", text)
-    text = _IPV4.sub("<ip>", text)
-    return _IPV6.sub("<ip>", text)
+def _normal(host: str) -> str:
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return host
+
+
+def site_or_loopback(address) -> bool:
+    """The app's keep-policy: loopback, "any" and the site's own addresses stay."""
+    return loopback_only(address) or str(address) in _SITE_ADDRESSES
+
+
+def redact(text: str, keep: KeepAddress | None = None) -> str:
+    """petition.redaction.redact with the app's keep-policy (site_or_loopback)."""
+    return redaction.redact(text, keep or site_or_loopback)
 
 
 class RedactingFilter(logging.Filter):
+    """Cuts tokens, email and client addresses out of every record (petition.redaction).
+
+    keep: which addresses may stay; by default site_or_loopback."""
+
+    def __init__(self, keep: KeepAddress | None = None) -> None:
+        super().__init__()
+        self.keep = keep
+
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        record.msg = redact(message)
+        record.msg = redact(message, self.keep)
         record.args = ()
         if record.exc_info and not record.exc_text:
             # Exception texts can quote an address (an SMTP refusal, say): redact the
             # formatted traceback too; formatters use exc_text when it is set.
-            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            formatted = logging.Formatter().formatException(record.exc_info)
+            record.exc_text = redact(formatted, self.keep)
         return True
 
 
 def configure_logging(app: Flask, config) -> None:
     level = getattr(logging, config.LOG_LEVEL.upper(), logging.INFO)
+    host = urlsplit(config.PUBLIC_URL).hostname
+    if host:
+        _SITE_ADDRESSES.add(_normal(host))
     redacting = RedactingFilter()
     for name in ("petition", "werkzeug", "gunicorn.error", "gunicorn.access", app.logger.name):
         logger = logging.getLogger(name)

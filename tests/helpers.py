@@ -154,3 +154,28 @@ def confirm_from_mail(client, app, message=None, **choices):
     data.setdefault("bundle_visibility", choices.pop("bundle_visibility", "named"))
     data.update(choices)
     return client.post(path, data=data)
+
+
+def publish_names(app, hours_later: float | None = None) -> int:
+    """Run the publication job (signing/publication.py) as if hours_later hours had passed
+    (default: the whole delay), so every confirmed public name is published."""
+    from datetime import timedelta
+
+    from petition.models_common import utcnow
+    from petition.signing.publication import publish_due
+
+    with app.app_context():
+        hours = app.config["PETITION"].PUBLICATION_MAX_DELAY_HOURS if hours_later is None else hours_later
+        published = publish_due(db.session, now=utcnow() + timedelta(hours=hours, seconds=1))
+        db.session.remove()
+        return published
+
+
+WITHDRAW_CODE_RE = re.compile(r'<code dir="ltr">([A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4})</code>')
+
+
+def withdraw_code_in(html: str) -> str:
+    """The one-time withdrawal code on the page shown after confirming."""
+    match = WITHDRAW_CODE_RE.search(html)
+    assert match, "no withdrawal code on the page"
+    return match.group(1)

@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+from datetime import date
+
 from flask import Blueprint, abort, jsonify
 
+from petition.deliveries import chain, services as deliveries
+from petition.extensions import db
 from petition.i18n import DEFAULT_LANGUAGE
 from petition.letters import services
 from petition.web.urls import public_url
@@ -24,6 +28,9 @@ def _letter_json(row) -> dict:
         "url": public_url("letters.show", slug=row.slug, lang=meta.default_language or DEFAULT_LANGUAGE),
         "urls": {lang: public_url("letters.show", slug=row.slug, lang=lang) for lang in letter.languages},
         "counts": services.counts(row),
+        # The signature goal the progress bar fills towards (null: none); with auto_goal
+        # it moves to the next round number once reached.
+        "goal": row.goal,
     }
 
 
@@ -45,6 +52,9 @@ def make_blueprint() -> Blueprint:
         row = services.letter_row(slug)
         if row is None or row.status not in services.PUBLIC_STATUSES or services.loaded(slug) is None:
             abort(404)
-        return _cached(jsonify(_letter_json(row)))
+        entries = deliveries.log_entries(db.session, row.id)
+        log = deliveries.api_entries(deliveries.summaries(entries), entries, date.today())
+        log["delivery_log_format"] = chain.DESCRIPTION
+        return _cached(jsonify({**_letter_json(row), **log}))
 
     return bp

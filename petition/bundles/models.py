@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 
-from sqlalchemy import Date, ForeignKey, Integer, LargeBinary, String, Text
-from sqlalchemy.orm import Mapped, deferred, mapped_column
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
 
 from petition.extensions import db
 from petition.models_common import UTCDateTime, utcnow
@@ -11,7 +11,9 @@ from petition.models_common import UTCDateTime, utcnow
 
 class Bundle(db.Model):
     """A built, signed PDF of a letter and its signatories, kept in the database so that
-    every app server can serve it (no instance-local files)."""
+    every app server can serve it (no instance-local files). The PDF names people who
+    are not named publicly, so it is stored encrypted, in BundleChunk rows
+    (petition/bundles/storage.py); sha256 is that of the plain PDF, as delivered."""
 
     __tablename__ = "bundles"
 
@@ -25,7 +27,19 @@ class Bundle(db.Model):
     pages: Mapped[int] = mapped_column(Integer)
     size_bytes: Mapped[int] = mapped_column(Integer)
     manifest: Mapped[str] = mapped_column(Text)  # JSON, as written beside the PDF
-    pdf: Mapped[bytes] = deferred(mapped_column(LargeBinary))
+    # The PDF's own key, Fernet-wrapped under DATA_KEYS (set by storage.store for every bundle;
+    # nullable only because SQLite cannot add a NOT NULL column to a table with rows).
+    pdf_key: Mapped[str | None] = mapped_column(Text)
+
+
+class BundleChunk(db.Model):
+    """One sealed chunk (AES-256-GCM, about 1 MB) of a bundle's PDF, in order."""
+
+    __tablename__ = "bundle_chunks"
+
+    bundle_id: Mapped[str] = mapped_column(ForeignKey("bundles.id", ondelete="CASCADE"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class BundleReceipt(db.Model):
@@ -37,16 +51,3 @@ class BundleReceipt(db.Model):
     bundle_id: Mapped[str] = mapped_column(ForeignKey("bundles.id", ondelete="CASCADE"), primary_key=True)
     receipt_hash: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
 
-
-class Delivery(db.Model):
-    __tablename__ = "deliveries"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    letter_id: Mapped[int] = mapped_column(ForeignKey("letters.id", ondelete="CASCADE"), index=True)
-    bundle_id: Mapped[str] = mapped_column(ForeignKey("bundles.id", ondelete="RESTRICT"))
-    addressee: Mapped[str] = mapped_column(String(120))
-    delivered_on: Mapped[date] = mapped_column(Date)
-    channel: Mapped[str] = mapped_column(String(200))
-    response: Mapped[str | None] = mapped_column(Text)
-    recorded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -19,7 +19,7 @@ Decisions:
 - Receipts: the manifest and the receipt table hold the receipt hash of every included
   signature, named or counted only: the counted ones are part of the count the bundle
   states, and their receipts prove that.
-- Recording a delivery sets the letter's status to "delivered" (letters.services.set_status).
+- Deliveries (to whom, when, the public log) are petition.deliveries' business.
 """
 from __future__ import annotations
 
@@ -39,8 +39,8 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from petition import countries
-from petition.bundles import signing_keys, spool as spooling
-from petition.bundles.models import Bundle, BundleReceipt, Delivery
+from petition.bundles import signing_keys, spool as spooling, storage
+from petition.bundles.models import Bundle, BundleReceipt
 from petition.bundles.pdf import annex, front
 from petition.bundles.pdf.pool import Pool
 from petition.console.models import User
@@ -336,10 +336,9 @@ def build(session: Session, row: Letter, lang: str, *, built_by: User | None = N
                 bundle = Bundle(
                     id=bundle_id, letter_id=row.id, lang=lang, version_hash=text.version_hash, created_at=built_at,
                     built_by=built_by.id if built_by else None, sha256=sha256, pages=total, size_bytes=len(pdf),
-                    manifest=manifest, pdf=pdf,
+                    manifest=manifest,
                 )
-                session.add(bundle)
-                session.flush()
+                storage.store(session, bundle, io.BytesIO(pdf))
                 _insert_receipts(session, bundle_id, receipts)
             log.info("bundle %s built: %s pages, %s signatures", bundle_id, total, spool.included)
             return Built(bundle, pdf, manifest)
@@ -387,47 +386,17 @@ def bundle_of(session: Session, letter_id: int, bundle_id: str) -> Bundle | None
     return bundle if bundle is not None and bundle.letter_id == letter_id else None
 
 
+def pdf_chunks(session: Session, bundle: Bundle) -> Iterator[bytes]:
+    """The stored PDF, decrypted chunk by chunk (for downloads of any size)."""
+    return storage.pdf_chunks(session, bundle)
+
+
 def pdf_bytes(session: Session, bundle: Bundle) -> bytes:
-    return session.scalar(select(Bundle.pdf).where(Bundle.id == bundle.id))
+    return b"".join(storage.pdf_chunks(session, bundle))
 
 
 def file_name(row: Letter, bundle: Bundle, suffix: str = ".pdf") -> str:
     return f"{row.slug}-{bundle.lang}-{bundle.created_at:%Y%m%d-%H%M}-{bundle.id[:8]}{suffix}"
-
-
-# ---- deliveries ----------------------------------------------------------------------------
-
-def addressees(row: Letter) -> list[str]:
-    letter = letters.loaded(row.slug)
-    return [a.company for a in letter.meta.addressees] if letter else []
-
-
-def record_delivery(session: Session, row: Letter, bundle: Bundle, *, addressee: str, delivered_on: date,
-                    channel: str, response: str | None, actor: User | None) -> Delivery:
-    """Record that a bundle was handed over; the letter becomes "delivered"."""
-    from petition.console import audit
-
-    if bundle.letter_id != row.id:
-        raise BundleError("this bundle belongs to another letter")
-    if addressee not in addressees(row):
-        raise BundleError(f"{addressee!r} is not an addressee of this letter")
-    delivery = Delivery(letter_id=row.id, bundle_id=bundle.id, addressee=addressee, delivered_on=delivered_on,
-                        channel=channel, response=response or None, recorded_by=actor.id if actor else None)
-    session.add(delivery)
-    letters.set_status(row, "delivered")
-    session.flush()
-    audit.record(session, actor, "bundle.delivery", row.id, bundle=bundle.id, addressee=addressee,
-                 delivered_on=delivered_on.isoformat(), channel=channel)
-    return delivery
-
-
-def record_response(session: Session, row: Letter, delivery: Delivery, response: str, actor: User | None) -> None:
-    from petition.console import audit
-
-    if delivery.letter_id != row.id:
-        raise BundleError("this delivery belongs to another letter")
-    delivery.response = response or None
-    audit.record(session, actor, "bundle.response", row.id, delivery=delivery.id)
 
 
 # ---- receipts --------------------------------------------------------------------------------
@@ -447,8 +416,11 @@ def check_receipt(session: Session, code: str, lang: str) -> list[ReceiptMatch]:
     The same one query runs whatever the code (also malformed ones, hashed as typed), so
     a known and an unknown code cost the same; only delivered bundles are answered for."""
     hashed = receipt_hash(code if normalise_receipt(code) else "-")
+    from petition.deliveries.models import Delivery
+    from petition.deliveries.services import Addressee
+
     rows = session.execute(
-        select(Delivery.addressee, Delivery.delivered_on, Bundle.sha256, Letter.slug)
+        select(Delivery.company, Delivery.platform, Delivery.delivered_on, Bundle.sha256, Letter.slug)
         .join(Bundle, Bundle.id == Delivery.bundle_id)
         .join(BundleReceipt, BundleReceipt.bundle_id == Bundle.id)
         .join(Letter, Letter.id == Delivery.letter_id)
@@ -456,11 +428,11 @@ def check_receipt(session: Session, code: str, lang: str) -> list[ReceiptMatch]:
         .order_by(Delivery.delivered_on, Delivery.id)
     ).all()
     matches = []
-    for addressee, delivered_on, sha256, slug in rows:
+    for company, platform, delivered_on, sha256, slug in rows:
         letter = letters.loaded(slug)
         text = letter.text_for(lang) if letter else None
         matches.append(ReceiptMatch(text.front.title if text else slug, text.lang if text else lang,
-                                    addressee, delivered_on, sha256))
+                                    Addressee(company, platform).label, delivered_on, sha256))
     return matches
 
 

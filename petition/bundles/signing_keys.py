@@ -6,11 +6,18 @@ Operators with a real certificate set BUNDLE_PKCS12_PATH and BUNDLE_PKCS12_PASSP
 A self-signed signature proves integrity and origin to whoever is given the certificate
 (its fingerprint is in every manifest); it is "trusted" only with that certificate as
 trust root, which is how the tests validate it.
+
+In development the first build creates that pair itself (as config.py creates the other
+development secrets), so a fresh clone builds a bundle without a step README does not
+name; production never invents a key: it fails with SigningKeyMissing, which the
+console turns into a plain sentence for the lead.
 """
 from __future__ import annotations
 
 import hashlib
 import io
+import fcntl
+import logging
 import os
 import secrets
 from dataclasses import dataclass
@@ -21,6 +28,9 @@ from petition.config import INSTANCE, Config
 
 DEFAULT_P12 = "bundle-signing.p12"
 DEFAULT_PASS = "bundle-signing.pass"
+DEVELOPMENT_COMMON_NAME = "Open letters: delivery bundles (development)"
+
+log = logging.getLogger("petition.bundles")
 
 
 class SigningKeyMissing(RuntimeError):
@@ -99,9 +109,31 @@ def init_keys(config: Config, common_name: str, organisation: str | None = None,
     return KeyLocation(where.path, passphrase)
 
 
+def ensure_development_key(config: Config) -> None:
+    """Create the default self-signed key on first need, in development only.
+
+    Only the default location under instance/ is filled in: a configured
+    BUNDLE_PKCS12_PATH that does not exist is a mistake to report, not to paper over.
+    A lock file keeps two workers starting their first build together from writing
+    two different keys (one of them with the other's passphrase).
+    """
+    if config.ENV != "development" or config.BUNDLE_PKCS12_PATH:
+        return
+    where = location(config)
+    if where.path.exists():
+        return
+    where.path.parent.mkdir(parents=True, exist_ok=True)
+    with open(where.path.parent / "bundle-signing.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not where.path.exists():
+            init_keys(config, DEVELOPMENT_COMMON_NAME)
+            log.info("created a self-signed development key for bundles in %s", where.path.name)
+
+
 def load_signer(config: Config):
     from pyhanko.sign import signers
 
+    ensure_development_key(config)
     where = location(config)
     if not where.path.exists():
         raise SigningKeyMissing(

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
+import shutil
 import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
@@ -20,6 +22,42 @@ from sqlalchemy.orm import Session
 from petition.signing.models import Signature
 
 BATCH = 5000
+# Every build spools into ROOT/bundle-<pid of its worker>-<random>: a worker killed in
+# the middle of a build leaves its folder behind, and the next worker to start removes
+# the folders of workers that are no longer running (remove_abandoned).
+SPOOL_FOLDER = re.compile(r"^bundle-(\d+)-[A-Za-z0-9_]+$")
+
+
+def root() -> str:
+    """The spool root: petition-spool in the system's temporary folder (TMPDIR)."""
+    return os.path.join(tempfile.gettempdir(), "petition-spool")
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
+def remove_abandoned() -> int:
+    """Remove the spool folders of workers that are not running any more. Returns how
+    many were removed. Called when a job worker starts."""
+    base = root()
+    try:
+        names = os.listdir(base)
+    except FileNotFoundError:
+        return 0
+    removed = 0
+    for name in names:
+        match = SPOOL_FOLDER.match(name)
+        if match and int(match.group(1)) != os.getpid() and not _running(int(match.group(1))):
+            shutil.rmtree(os.path.join(base, name), ignore_errors=True)
+            removed += 1
+    return removed
 
 
 class _Records:
@@ -84,7 +122,8 @@ def collect(session: Session, letter_id: int, *, progress: Callable[[int], None]
     letter, status and confirmation time serves it without a sort). Its own connection,
     so that the job runner's progress commits on the session do not end the cursor; on
     SQLite (WAL) and PostgreSQL alike a reader does not hold up people signing."""
-    directory = tempfile.mkdtemp(prefix="bundle-")
+    os.makedirs(root(), mode=0o700, exist_ok=True)
+    directory = tempfile.mkdtemp(prefix=f"bundle-{os.getpid()}-", dir=root())
     spool = Spool(directory, _Records(directory, "named"), _Records(directory, "receipts"))
     columns = (Signature.bundle_visibility, Signature.public_visibility, Signature.name_enc,
                Signature.affiliation_enc, Signature.country, Signature.confirmed_at, Signature.receipt_hash)

@@ -1,18 +1,20 @@
-"""Console pages for bundles and deliveries (login + TOTP), and the public receipt check."""
+"""Console pages for bundles (login + TOTP), and the public receipt check. Deliveries
+are petition.deliveries'."""
 from __future__ import annotations
 
+import itertools
 import json
 
-from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
-from flask_babel import get_locale
+from flask import Blueprint, Response, abort, redirect, render_template, request, stream_with_context, url_for
+from flask_babel import get_locale, gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
 from petition.bundles import services
-from petition.bundles.forms import BuildForm, DeliveryForm, ReceiptForm, ResponseForm
-from petition.bundles.models import Delivery
+from petition.bundles.forms import BuildForm, ReceiptForm
 from petition.console import audit
 from petition.console.guard import console_gate
+from petition.console.notices import done
 from petition.console.permissions import can_access, letter_for_current_user
 from petition.extensions import db
 from petition.forms import options
@@ -38,8 +40,22 @@ def _jobs(row: Letter, limit: int = 10) -> list[dict]:
     for job in jobs:
         payload = json.loads(job.payload or "{}")
         result = json.loads(job.result) if job.result else {}
-        out.append({"job": job, "lang": payload.get("lang"), "bundle_id": result.get("bundle_id")})
+        out.append({"job": job, "lang": payload.get("lang"), "bundle_id": result.get("bundle_id"),
+                    "failure": _failure(job)})
     return out
+
+
+def _failure(job: Job) -> str | None:
+    """What a lead reads about a failed build: a sentence, never an exception name or a
+    server path (those are in the worker's log, for the operator)."""
+    if job.status != "failed":
+        return None
+    from petition.bundles.signing_keys import SigningKeyMissing
+
+    if (job.message or "").startswith(SigningKeyMissing.__name__ + ":"):
+        return _("Bundles cannot be signed yet: the server has no signing key. Ask the site's operator "
+                 "to install one (BUNDLE_PKCS12_PATH, described in README).")
+    return _("The build failed on the server; its log has the details. Try again, or ask the site's operator.")
 
 
 def make_blueprint() -> Blueprint:
@@ -55,7 +71,7 @@ def make_blueprint() -> Blueprint:
             response.headers["X-Robots-Tag"] = "noindex, nofollow"
         return response
 
-    def _page(row: Letter, *, build_form=None, delivery_form=None, status=200):
+    def _page(row: Letter, *, build_form=None, status=200):
         lang = str(get_locale())
         bundles = services.bundles_of(db.session, row.id)
         letter = letters.loaded(row.slug)
@@ -64,24 +80,12 @@ def make_blueprint() -> Blueprint:
         build_form.lang.choices = options((code, LANGUAGES[code]["name"]) for code in languages if code in LANGUAGES)
         if not build_form.lang.data:
             build_form.lang.data = lang if lang in languages else (languages[0] if languages else None)
-        delivery_form = delivery_form or DeliveryForm(formdata=None)
-        _delivery_choices(delivery_form, row, bundles)
-        deliveries = list(db.session.scalars(
-            select(Delivery).where(Delivery.letter_id == row.id).order_by(Delivery.delivered_on.desc(), Delivery.id.desc())))
         jobs = _jobs(row)
         busy = any(item["job"].status in ("queued", "running") for item in jobs)
         return render_template(
             "bundles/console_letter.html", row=row, title=_title(row, lang), bundles=bundles, jobs=jobs, busy=busy,
-            deliveries=deliveries, build_form=build_form, delivery_form=delivery_form,
-            response_form=ResponseForm(formdata=None),
+            build_form=build_form,
         ), status
-
-    def _delivery_choices(form: DeliveryForm, row: Letter, bundles) -> None:
-        form.bundle_id.choices = options(
-            (b.id, f"{b.created_at:%Y-%m-%d %H:%M} · {LANGUAGES.get(b.lang, {}).get('name', b.lang)} · {b.id[:8]}")
-            for b in bundles
-        )
-        form.addressee.choices = options((name, name) for name in services.addressees(row))
 
     @bp.get("/<lang>/console/bundles", defaults={"slug": None})
     @bp.get("/<lang>/console/letters/<slug>/bundles")
@@ -107,10 +111,13 @@ def make_blueprint() -> Blueprint:
         form.lang.choices = options((code, code) for code in (letter.languages if letter else []))
         if not form.validate_on_submit():
             return _page(row, build_form=form, status=400)
+        # A second request for the same bundle while one is queued or running gets that job.
         job = runner.enqueue(db.session, BUILD_JOB, {"slug": row.slug, "lang": form.lang.data},
-                             letter_id=row.id, requested_by=current_user.id)
+                             letter_id=row.id, requested_by=current_user.id,
+                             coalesce_key=f"{BUILD_JOB}:{row.id}:{form.lang.data}")
         audit.record(db.session, current_user, "bundle.request", row.id, lang=form.lang.data)
         db.session.commit()
+        done(_("Bundle requested: this page shows its progress."))
         return redirect(url_for("bundles.console_index", slug=row.slug, _anchor=f"job-{job.id}"), code=303)
 
     @bp.get("/<lang>/console/letters/<slug>/bundles/<bundle_id>.pdf")
@@ -119,8 +126,14 @@ def make_blueprint() -> Blueprint:
         bundle = services.bundle_of(db.session, row.id, bundle_id) or abort(404)
         audit.record(db.session, current_user, "bundle.download", row.id, bundle=bundle.id, part="pdf")
         db.session.commit()
-        data = services.pdf_bytes(db.session, bundle)
-        return _attachment(data, "application/pdf", services.file_name(row, bundle))
+        # Decrypted as it is sent, a chunk at a time; the first one before the answer
+        # starts, so that a missing key is an error page, not a cut-off file.
+        chunks = services.pdf_chunks(db.session, bundle)
+        first = next(chunks)
+        body = stream_with_context(itertools.chain((first,), chunks))
+        response = _attachment(body, "application/pdf", services.file_name(row, bundle))
+        response.content_length = bundle.size_bytes
+        return response
 
     @bp.get("/<lang>/console/letters/<slug>/bundles/<bundle_id>.manifest.json")
     def download_manifest(slug: str, bundle_id: str):
@@ -130,38 +143,6 @@ def make_blueprint() -> Blueprint:
         db.session.commit()
         return _attachment(bundle.manifest.encode("utf-8"), "application/json",
                            services.file_name(row, bundle, ".pdf.manifest.json"))
-
-    @bp.post("/<lang>/console/letters/<slug>/deliveries")
-    def record_delivery(slug: str):
-        row = letter_for_current_user(slug)
-        form = DeliveryForm()
-        _delivery_choices(form, row, services.bundles_of(db.session, row.id))
-        if not form.validate_on_submit():
-            return _page(row, delivery_form=form, status=400)
-        bundle = services.bundle_of(db.session, row.id, form.bundle_id.data) or abort(404)
-        try:
-            services.record_delivery(db.session, row, bundle, addressee=form.addressee.data,
-                                     delivered_on=form.delivered_on.data, channel=form.channel.data,
-                                     response=form.response.data, actor=current_user)
-        except services.BundleError:
-            db.session.rollback()
-            return _page(row, delivery_form=form, status=400)
-        db.session.commit()
-        return redirect(url_for("bundles.console_index", slug=row.slug, _anchor="deliveries"), code=303)
-
-    @bp.post("/<lang>/console/letters/<slug>/deliveries/<int:delivery_id>/response")
-    def record_response(slug: str, delivery_id: int):
-        row = letter_for_current_user(slug)
-        delivery = db.session.get(Delivery, delivery_id)
-        if delivery is None or delivery.letter_id != row.id:
-            abort(404)
-        form = ResponseForm()
-        if not form.validate_on_submit():
-            page, _status = _page(row)
-            return page, 400
-        services.record_response(db.session, row, delivery, form.response.data, current_user)
-        db.session.commit()
-        return redirect(url_for("bundles.console_index", slug=row.slug, _anchor="deliveries"), code=303)
 
     # ---- public ----------------------------------------------------------------------------
 
@@ -181,7 +162,7 @@ def make_blueprint() -> Blueprint:
     return bp
 
 
-def _attachment(data: bytes, mimetype: str, name: str) -> Response:
+def _attachment(data, mimetype: str, name: str) -> Response:
     response = Response(data, mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     response.headers["Cache-Control"] = "no-store"

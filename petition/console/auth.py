@@ -1,8 +1,9 @@
 """Campaign leads' accounts: Flask-Login wiring, argon2id passwords, TOTP, login limits.
 
 The session cookie holds only "user id:session version" (Flask-Login), the login time
-(for the absolute expiry) and, between the two login steps, the user id and a nonce:
-never a password, never a TOTP secret.
+(for the absolute expiry) and, between the two login steps, an encrypted note for the
+code step (pending_token): never a password, never a TOTP secret. Logging out, a new
+password or a new TOTP secret bump the session version, which ends every session.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from petition.console.models import ROLES, User
 from petition.extensions import db, login_manager
 from petition.models_common import utcnow
 from petition.privacy.crypto import decrypt, encrypt
+from petition.security import ephemeral
 
 MAX_FAILURES = 5
 LOCK_MINUTES = 15
@@ -139,30 +141,103 @@ def end_sessions(user: User) -> None:
 
 # ---- logging in ------------------------------------------------------------------------
 
+# A stranger must not be able to lock a lead out, so wrong passwords never lock an
+# account. They are counted (in the limiter's shared storage, under keyed hashes) per
+# client and account, per account and for the whole site; past any of these budgets the
+# password step withholds its verdict: right or wrong, the attempt goes on to the code
+# step, and only a right password with a valid, unused code opens the console. Guessing
+# then needs the password and a current code together, while the lead, whatever the
+# flood, still gets in with both. Only wrong codes after a right password lock the
+# account (MAX_FAILURES), and only someone who has the password can send those.
+FAILURE_WINDOW_SECONDS = 15 * 60
+CLIENT_FAILURES = 5            # wrong passwords from one client for one account
+ACCOUNT_FAILURE_BUDGET = 20    # wrong passwords for one account, from everywhere
+SITE_FAILURE_BUDGET = 200      # wrong passwords for all accounts together
+
+
 @dataclass(frozen=True)
 class PasswordResult:
-    user: User | None  # set only when the password was right and the account usable
+    # The password was right and the account usable. Callers go on to the code step
+    # when `pending` is set, whatever `user` says (the verdict may be withheld).
+    user: User | None
+    pending: str | None = None  # opaque: for the code step only (read_pending)
+    withheld: bool = False
 
 
-def check_password(session: Session, email: str, password: str, now: datetime | None = None) -> PasswordResult:
+def _normal_email(email: str | None) -> str:
+    return (email or "").strip().lower()[:254]
+
+
+def _under_pressure(email: str, client: str) -> bool:
+    return (ephemeral.count("login-client", f"{client}\x00{email}") >= CLIENT_FAILURES
+            or ephemeral.count("login-account", email) >= ACCOUNT_FAILURE_BUDGET
+            or ephemeral.count("login-site", "all") >= SITE_FAILURE_BUDGET)
+
+
+def _count_wrong_password(email: str, client: str) -> None:
+    ephemeral.incr("login-client", f"{client}\x00{email}", FAILURE_WINDOW_SECONDS)
+    ephemeral.incr("login-account", email, FAILURE_WINDOW_SECONDS)
+    ephemeral.incr("login-site", "all", FAILURE_WINDOW_SECONDS)
+
+
+def pending_token(user: User | None, password_ok: bool, withheld: bool) -> str:
+    """What the code step needs, encrypted: the session cookie is signed, not secret,
+    and must not tell a client whether its password was right or the address known.
+    Fixed width, so the length tells nothing either."""
+    uid = user.id if user is not None else 0
+    version = (user.session_version or 0) if user is not None else 0
+    return encrypt(f"{uid:012d}.{version:012d}.{int(password_ok)}.{int(withheld)}")
+
+
+@dataclass(frozen=True)
+class Pending:
+    user_id: int
+    session_version: int
+    password_ok: bool
+    withheld: bool
+
+
+def read_pending(token: object) -> Pending | None:
+    if not isinstance(token, str) or len(token) > 500:
+        return None
+    try:
+        uid, version, ok, withheld = decrypt(token).split(".")
+        return Pending(int(uid), int(version), ok == "1", withheld == "1")
+    except Exception:  # noqa: BLE001  tampered, old key, old format: start again
+        return None
+
+
+def check_password(session: Session, email: str, password: str, client: str = "",
+                   now: datetime | None = None) -> PasswordResult:
     """Step one. Every failure looks the same to the caller and takes the same time:
-    unknown address, wrong password, locked or deactivated account."""
+    unknown address, wrong password, locked or deactivated account. Under pressure (see
+    above) failures and successes look the same too: both go on to the code step.
+    client is the caller's rate-limit key (security.keys.client_key)."""
     now = now or utcnow()
-    user = find_user(session, email) if email and len(email) <= 254 else None
+    email = _normal_email(email)
+    user = find_user(session, email) if email else None
     if user is None:
         _verify(_DUMMY_HASH, password or "")
-        return PasswordResult(None)
-    correct = _verify(user.password_hash, password or "")
-    locked = user.locked_until is not None and user.locked_until > now
-    if correct and not locked and user.active:
-        return PasswordResult(user)
-    if not locked:
-        record_failure(session, user, now)
+        correct = False
+    else:
+        correct = _verify(user.password_hash, password or "")
+    withheld = _under_pressure(email, client)
+    if not correct:
+        _count_wrong_password(email, client)
+    usable = user is not None and correct and user.active and not is_locked(user, now)
+    if usable or withheld:
+        return PasswordResult(user if usable else None, pending_token(user, usable, withheld), withheld)
     return PasswordResult(None)
 
 
+def forget_failures(user: User, client: str) -> None:
+    """After a complete login: this client's wrong passwords for the account are forgiven."""
+    ephemeral.clear("login-client", f"{client}\x00{_normal_email(user.email)}")
+
+
 def record_failure(session: Session, user: User, now: datetime | None = None) -> None:
-    """Count a failed attempt (password or code); the fifth locks the account for 15 minutes."""
+    """Count a wrong code given after a right password; the fifth locks the account for
+    15 minutes (only someone who has the password can get here)."""
     now = now or utcnow()
     session.execute(update(User).where(User.id == user.id).values(failed_logins=User.failed_logins + 1)
                     .execution_options(synchronize_session=False))
@@ -195,6 +270,21 @@ def check_code(session: Session, user: User, code: str, now: datetime | None = N
             session.refresh(user)
             return True
     record_failure(session, user, now)
+    return False
+
+
+def check_withheld_code(session: Session, user: User | None, password_ok: bool, code: str,
+                        now: datetime | None = None) -> bool:
+    """Step two after a withheld verdict: check_code when the password was right, and
+    otherwise the same kind of work (a secret decrypted, a code computed, an UPDATE and a
+    SELECT that touch no row), so its time does not tell the two apart."""
+    if password_ok and user is not None:
+        return check_code(session, user, code, now)
+    now = now or utcnow()
+    _matching_step(decrypt(encrypt(pyotp.random_base32())), code or "", now.timestamp())
+    session.execute(update(User).where(User.id == -1).values(failed_logins=User.failed_logins + 1)
+                    .execution_options(synchronize_session=False))
+    session.execute(select(User.failed_logins).where(User.id == -1))
     return False
 
 

@@ -139,52 +139,96 @@ def domain_spikes(session: Session, letter_id: int, now: datetime | None = None,
 
 # ---- the chart -----------------------------------------------------------------------------
 
+def nice_ceiling(n: int) -> int:
+    """The smallest of 1, 2, 5, 10, 20, 50, ... that is at least n: an axis maximum a
+    reader can take in at a glance, so that a bar's height can be read against it."""
+    step = 1
+    while True:
+        for factor in (1, 2, 5):
+            if step * factor >= n:
+                return step * factor
+        step *= 10
+
+
 @dataclass(frozen=True)
 class Chart:
-    """Geometry for an inline SVG line chart (drawn by templates/console/_chart.html with
-    presentation attributes only: no style attributes, no script, CSP-safe)."""
+    """Geometry for an inline SVG chart of one letter's confirmed signatures (drawn by
+    templates/console/_chart.html with presentation attributes only: CSP-safe, no script).
+
+    Two panels on one time axis, each with its own labelled scale from zero: the running
+    total (a line), and the new confirmations of each day (bars). The axis starts the day
+    before the first signature, at zero, so one day of signatures is a visible rise, and
+    its two end labels are always different days. Sizes are in viewBox units: the page
+    shows the narrow drawing on small screens, so its 12-unit text stays near 12 px."""
     width: int
     height: int
-    left: int
-    bottom: int
-    top: int
-    right: int
+    font: int
+    left: float
+    right: float  # x of the plot's right edge
+    line_top: float
+    line_bottom: float
+    bars_top: float
+    bars_bottom: float
     points: str  # "x,y x,y ..." for <polyline>
-    area: str  # the same line closed to the axis, for a filled <polygon>
-    y_max: int
-    first_day: date | None
+    area: str  # the same line closed to its axis, for a filled <polygon>
+    end: tuple[float, float]  # the last point, marked
+    y_max: int  # the total panel's scale (a nice number >= the total)
+    bar_max: int  # the daily panel's scale (a nice number >= the busiest day)
+    start_day: date | None  # the axis' first day (zero signatures)
+    first_day: date | None  # the day of the first signature
     last_day: date | None
     total: int
-    bars: list[tuple[float, float, float, float, int, date]]  # x, y, width, height, count, day (daily new)
+    bars: list[tuple[float, float, float, float, int, date]]  # x, y, width, height, count, day
+    ticks: list[tuple[float, date, str]]  # x, day, text-anchor for the time axis labels
 
 
-def over_time(daily: dict[date, int], today: date | None = None, width: int = 640, height: int = 240) -> Chart:
-    """Cumulative confirmed signatures per day, from the first signature to today."""
-    left, right, top, bottom = 56, 16, 16, 32
-    plot_w, plot_h = width - left - right, height - top - bottom
+def over_time(daily: dict[date, int], today: date | None = None, width: int = 640, height: int = 280) -> Chart:
+    """Confirmed signatures per day and their running total, up to today."""
+    font = 12
     if not daily:
-        return Chart(width, height, left, bottom, top, right, "", "", 0, None, None, 0, [])
+        return Chart(width, height, font, 0, 0, 0, 0, 0, 0, "", "", (0, 0), 0, 0, None, None, None, 0, [], [])
     today = today or date.today()
     first = min(daily)
+    start = first - timedelta(days=1)
     last = max(max(daily), today)
-    days = (last - first).days + 1
+    days = (last - start).days + 1
     running, series = 0, []
     for i in range(days):
-        day = first + timedelta(days=i)
+        day = start + timedelta(days=i)
         running += daily.get(day, 0)
         series.append((day, running, daily.get(day, 0)))
-    y_max = max(running, 1)
-    step = plot_w / max(days - 1, 1)
+    y_max = nice_ceiling(running)
+    bar_max = nice_ceiling(max(n for _, _, n in series))
+
+    # Room for the longest scale label ("1,000,000") beside the axis.
+    left = 10 + 0.62 * font * len(f"{max(y_max, bar_max):,}")
+    right = width - 10
+    bottom = height - 2.2 * font  # the time axis labels below
+    line_top, bars_bottom = 2 * font, bottom
+    usable = bars_bottom - line_top - 2.8 * font  # a gap holding the daily panel's title
+    line_bottom = line_top + usable * 0.6
+    bars_top = line_bottom + 2.8 * font
+    plot_w = right - left
+    bar_w = max(min(plot_w / days * 0.7, 24.0), 1.5)
+    pad = bar_w / 2 + 1
+    step = (plot_w - 2 * pad) / (days - 1)
+
     points, bars = [], []
-    peak = max(n for _, _, n in series) or 1
-    bar_w = max(min(step * 0.8, 12), 1)
     for i, (day, total, new) in enumerate(series):
-        x = left + i * step if days > 1 else left + plot_w / 2
-        y = top + plot_h - (total / y_max) * plot_h
-        points.append(f"{x:.1f},{y:.1f}")
+        x = left + pad + i * step
+        y = line_bottom - (total / y_max) * (line_bottom - line_top)
+        points.append((x, y))
         if new:
-            h = (new / peak) * plot_h * 0.35
-            bars.append((round(x - bar_w / 2, 1), round(top + plot_h - h, 1), round(bar_w, 1), round(h, 1), new, day))
-    base = top + plot_h
-    area = f"{points[0].split(',')[0]},{base} " + " ".join(points) + f" {points[-1].split(',')[0]},{base}"
-    return Chart(width, height, left, bottom, top, right, " ".join(points), area, running, first, last, running, bars)
+            h = (new / bar_max) * (bars_bottom - bars_top)
+            bars.append((round(x - bar_w / 2, 1), round(bars_bottom - h, 1), round(bar_w, 1), round(h, 1), new, day))
+    text = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
+    area = f"{points[0][0]:.1f},{line_bottom:.1f} {text} {points[-1][0]:.1f},{line_bottom:.1f}"
+
+    ticks = [(points[0][0], start, "start"), (points[-1][0], last, "end")]
+    # A middle label where there is room for three (about 7 characters each).
+    if days >= 5 and plot_w > 3 * 9 * font:
+        middle = days // 2
+        ticks.insert(1, (points[middle][0], series[middle][0], "middle"))
+    return Chart(width, height, font, round(left, 1), round(right, 1), line_top, round(line_bottom, 1),
+                 round(bars_top, 1), round(bars_bottom, 1), text, area, (round(points[-1][0], 1), round(points[-1][1], 1)),
+                 y_max, bar_max, start, first, last, running, bars, [(round(x, 1), d, a) for x, d, a in ticks])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hmac
 import json
 from dataclasses import dataclass
+from typing import Callable
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_babel import force_locale, gettext as _
@@ -24,7 +25,7 @@ from petition.extensions import csrf, db
 from petition.jobs import runner
 from petition.jobs.models import Job
 from petition.letters import services as letters
-from petition.letters.models import Letter
+from petition.letters.models import Letter, PublishedUpdate
 from petition.mail import services as mail
 from petition.privacy.crypto import decrypt, keyed_hash
 from petition.security.headers import mark_sensitive
@@ -50,12 +51,21 @@ def _recipients(letter_id: int):
             Signature.updates_opt_in.is_(True))
 
 
+def opted_in(letter_id: int):
+    """The signers who asked for updates: this mailing's and deliveries' notices'."""
+    return _recipients(letter_id)
+
+
 def recipient_count(session: Session, letter_id: int) -> int:
     return session.scalar(select(func.count()).select_from(Signature).where(*_recipients(letter_id))) or 0
 
 
-def request_send(session: Session, row: Letter, actor: User | None, update: Update) -> Job:
-    """Queue the mailing as a job and write it to the audit log, in the caller's transaction."""
+def request_send(session: Session, row: Letter, actor: User | None, update: Update, publish: bool = False) -> Job:
+    """Queue the mailing as a job and write it to the audit log, in the caller's transaction.
+    publish: the lead also chose to show it in the letter's public Atom feed (off by
+    default: a lead writing to signers may say what is not meant for everyone)."""
+    if publish:
+        session.add(PublishedUpdate(letter_id=row.id, subject=update.subject, body=update.body))
     job = runner.enqueue(session, KIND, {"subject": update.subject, "body": update.body, "after": 0, "queued": 0},
                          letter_id=row.id, requested_by=actor.id if actor else None)
     session.flush()
@@ -123,12 +133,18 @@ def build_message(row: Letter, sig: Signature, update: Update) -> mail.Message:
 
 @runner.handler(KIND)
 def send_updates(job: Job, progress) -> dict:
-    """Queue one email per opted-in signer, BATCH at a time, each batch in its own
-    transaction; the cursor is kept in the job's payload so a retried job resumes
-    where it stopped instead of mailing anyone twice."""
-    session = db.session
     payload = json.loads(job.payload)
     update = Update(subject=payload["subject"], body=payload["body"])
+    return queue_to_opted_in(job, progress, lambda sig: update)
+
+
+def queue_to_opted_in(job: Job, progress, update_for: Callable[[Signature], Update]) -> dict:
+    """Queue one email per opted-in signer of the job's letter, BATCH at a time, each
+    batch in its own transaction; the cursor is kept in the job's payload so a retried
+    job resumes where it stopped instead of mailing anyone twice. update_for(sig) gives
+    the text for one signer (a milestone mail is written in each signer's language)."""
+    session = db.session
+    payload = json.loads(job.payload)
     row = session.get(Letter, job.letter_id)
     if row is None:
         return {"queued": 0}
@@ -142,7 +158,7 @@ def send_updates(job: Job, progress) -> dict:
             break
         for sig in batch:
             if sig.email_enc:
-                mail.queue(session, build_message(row, sig, update), purpose="update", letter_id=row.id)
+                mail.queue(session, build_message(row, sig, update_for(sig)), purpose="update", letter_id=row.id)
                 queued += 1
         after = batch[-1].id
         payload.update(after=after, queued=queued)

@@ -29,6 +29,7 @@ def work() -> None:
 @with_appcontext
 def run_pending() -> None:
     """Run every queued job, then exit."""
+    runner.run_periodic({})  # the milestone sweep first: it may queue mailings
     count = 0
     while (job := runner.run_one()) is not None:
         count += 1

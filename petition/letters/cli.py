@@ -39,3 +39,12 @@ def sync() -> None:
     report = services.sync(db.session, letters)
     for line in report.lines():
         click.echo(line)
+    # Share images of new text versions now, and goals reached (the job worker's sweep
+    # does the same every half minute).
+    from petition.letters import milestones
+
+    swept = milestones.sweep(db.session)
+    for line in swept.images:
+        click.echo(f"share image {line}")
+    for line in swept.milestones:
+        click.echo(f"goal reached {line}")

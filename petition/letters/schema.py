@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StringConstraints, field_validator, model_validator
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
@@ -44,6 +44,22 @@ class LetterMeta(Strict):
     discreet_mail: bool = True
     addressees: list[Addressee] = Field(min_length=1)
     initiators: list[Initiator] = Field(default_factory=list)
+    goal: int | None = Field(default=None, ge=1, le=1_000_000_000)
+    auto_goal: bool = False
+    # The campaign's time zone (IANA name): every date and time about this letter, in
+    # the console and on its pages, is shown in it.
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (an IANA name such as 'Asia/Beirut')") from None
+        return value
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> "LetterMeta":

@@ -107,6 +107,12 @@ def _sync_once(session: Session, letters: dict[str, LoadedLetter]) -> SyncReport
         row.bundle_default = meta.bundle_default
         row.retention_days = meta.retention_days
         row.discreet_mail = meta.discreet_mail
+        if row.file_goal != meta.goal:
+            # The file's goal was edited since the last sync: it wins over a goal the
+            # milestone sweep moved up (auto_goal).
+            row.goal = meta.goal
+            row.file_goal = meta.goal
+        row.auto_goal = meta.auto_goal
         if row.status in ("closed", "delivered") and row.closed_at is None:
             row.closed_at = utcnow()
         session.flush()
@@ -140,6 +146,7 @@ class LetterSnapshot:
     bundle_default: str
     retention_days: int
     discreet_mail: bool
+    goal: int | None
 
     @property
     def language_list(self) -> list[str]:
@@ -225,6 +232,13 @@ def counts(row: Letter) -> dict[str, int]:
     return {"individuals": confirmed_count(row.id), "organizations": initiators + approved_count(row.id)}
 
 
+def progress(row: Letter | LetterSnapshot, counts_: dict[str, int]):
+    """The letter's progress towards its goal (individual signatures), or None."""
+    from petition.letters.progress import progress as make
+
+    return make(counts_["individuals"], row.goal)
+
+
 def set_status(row: Letter, status: str) -> None:
     """A lead opens or closes a letter; closing starts the retention period."""
     if status not in ("draft", "open", "closed", "delivered"):
@@ -258,7 +272,8 @@ def public_summaries() -> list[dict]:
             "summary": text.front.summary,
             "text_lang": text.lang,
             "addressees": letter.meta.addressees,
-            "counts": counts(row),
+            "counts": (row_counts := counts(row)),
+            "progress": progress(row, row_counts),
             "signable": is_signable(row),
         })
     return summaries

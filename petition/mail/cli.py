@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import logging
+import os
 import signal
 import threading
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import func, select
 
@@ -38,9 +41,23 @@ def work(idle: float) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: (stop.set(), sender.wake()))
     freeze_loaded_heap()
+    config = current_app.config["PETITION"]
+    # Every step of a sender has a timeout well inside this (see sender.stuck_for).
+    stuck_limit = 3 * config.OUTBOX_LEASE_SECONDS + 2 * config.MAIL_TIMEOUT + idle
+    threading.Thread(target=_watchdog, args=(stop, stuck_limit), name="outbox-watchdog", daemon=True).start()
     click.echo("outbox sender running")
     sender.work(stop, idle_seconds=idle)
     click.echo("outbox sender stopped")
+
+
+def _watchdog(stop: threading.Event, limit: float) -> None:
+    """Exit (for systemd to restart the sender) when it has been stuck for a few leases:
+    a dependency hangs where no timeout reaches (see sender.stuck_for)."""
+    while not stop.wait(1.0):
+        if sender.stuck_for() > limit:
+            logging.getLogger("petition.mail").error(
+                "outbox sender made no progress for %d s (a dependency hangs); exiting to be restarted", limit)
+            os._exit(75)
 
 
 @outbox_cli.command("status")

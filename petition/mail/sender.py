@@ -1,7 +1,16 @@
-"""Sending the outbox: claim due rows, send them over one SMTP connection, delete what
-the server accepted, back off on what it did not. Several senders may run at once: rows
-are claimed with a lease (locked_until), taken on PostgreSQL in one statement with
-FOR UPDATE SKIP LOCKED, so a message is sent by one sender at a time.
+"""Sending the outbox: claim due rows, send them over one SMTP connection, delete each
+row the moment the server has accepted its message, back off on what it refused.
+
+At least once, and twice only for what was in flight: several senders may run at once,
+and rows are claimed with a short lease (locked_until; OUTBOX_LEASE_SECONDS, a minute),
+on PostgreSQL in one statement with FOR UPDATE SKIP LOCKED. A message is sent only
+while its sender holds the lease: the lease of the rows still to send is renewed (one
+UPDATE, only if it is still this sender's) once half of it has gone, and every SMTP
+read and write is cut off before the lease ends, so however slow the relay, no other
+sender takes a row that is being sent. Each accepted message's row is deleted at once
+(one DELETE): a sender killed or cut from the database at any instant sends again at
+most the one message the relay had accepted and it had not yet deleted, and its other
+rows go to the next sender when the lease ends.
 
 A long-running sender (`flask outbox work`, the in-process thread) keeps its database
 connection and its SMTP connection from one batch to the next: a connection left idle a
@@ -16,6 +25,7 @@ from __future__ import annotations
 
 import binascii
 import logging
+import os
 import re
 import secrets
 import smtplib
@@ -36,6 +46,7 @@ from flask import Flask, current_app
 from sqlalchemy import bindparam, delete, event, or_, select, update
 from sqlalchemy.orm import Session
 
+from petition import outages
 from petition.extensions import db
 from petition.logs import redact
 from petition.mail.models import OutboxMessage
@@ -44,10 +55,20 @@ from petition.models_common import utcnow
 
 log = logging.getLogger("petition.mail")
 
-LEASE = timedelta(minutes=5)
 MAX_BACKOFF = timedelta(hours=1)
 BATCH = 200
 _wake_event = threading.Event()
+# When this process's sender last made progress (time.monotonic()): see stuck_for().
+_progress = [time.monotonic()]
+
+
+def stuck_for() -> float:
+    """Seconds since the sender last made progress. Every SMTP step has a timeout and
+    every wait a limit, but libpq has no read timeout: a database server that hangs with
+    its connection open holds a sender forever. `flask outbox work` exits when this grows
+    past a few leases (its rows are the next sender's when its lease ends) and systemd
+    starts it again."""
+    return time.monotonic() - _progress[0]
 
 
 def wake() -> None:
@@ -83,8 +104,9 @@ def _run_stages(stages) -> int:
     for stage in stages:
         try:
             done += stage()
-        except Exception:  # the database went away: the stage retries next round
-            log.exception("outbox: stage %s failed", type(stage).__name__)
+            outages.recovered("outbox stage", log)
+        except Exception as exc:  # the database went away: the stage retries next round
+            outages.report("outbox stage", exc, log)
             db.session.rollback()
     return done
 
@@ -268,6 +290,25 @@ def to_email(message: Message, default_sender: str) -> EmailMessage:
 
 # ---- backends ----------------------------------------------------------------------------
 
+class Results(dict):
+    """{row id: None if accepted, else an error}: each result, as it is set, is handed to
+    on_result (the sender marks the row there, before the next message goes)."""
+
+    def __init__(self, on_result=None):
+        super().__init__()
+        self.on_result = on_result
+
+    def __setitem__(self, row_id: int, error: str | None) -> None:
+        super().__setitem__(row_id, error)
+        if self.on_result is not None:
+            self.on_result(row_id, error)
+
+
+class LeaseEnded(TimeoutError):
+    """The sender's lease on its rows is about to end: stop sending (another sender may
+    take them)."""
+
+
 class SMTPBackend:
     CHECK_AFTER = 5.0  # seconds idle after which a kept connection is checked with RSET
     MAX_IDLE = 60.0  # seconds idle after which it is closed
@@ -280,6 +321,19 @@ class SMTPBackend:
         self.last_used = 0.0
         self.count = 0
         self.data_sent = False
+        # time.monotonic() after which nothing may be sent (the end of the sender's lease).
+        self.deadline: float | None = None
+
+    def _clock(self) -> None:
+        """Before each SMTP read or write: the socket may wait no longer than MAIL_TIMEOUT,
+        and never past the deadline."""
+        if self.deadline is None:
+            return
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise LeaseEnded("lease deadline")
+        if self.conn is not None and self.conn.sock is not None:
+            self.conn.sock.settimeout(min(float(self.config.MAIL_TIMEOUT), left))
 
     def open(self) -> smtplib.SMTP:
         c = self.config
@@ -338,33 +392,49 @@ class SMTPBackend:
                 return
         self._connect()
 
-    def send_batch(self, batch: list[Outgoing]) -> dict[int, str | None]:
-        """Send each; return {row id: None if accepted, else an error without personal data}.
+    def send_batch(self, batch: list[Outgoing], on_result=None) -> dict[int, str | None]:
+        """Send each; return {row id: None if accepted, else an error without personal data},
+        calling on_result(row id, error) as each result is known. An exception from
+        on_result ends the batch (the connection is dropped: a message whose content had
+        not gone is not delivered) and is raised.
 
         A message whose content had not left when the connection failed (a kept connection
         the server had closed, say) is retried once on a new connection: the server cannot
-        have accepted it. One whose content had left is not: it may have been accepted."""
-        results: dict[int, str | None] = {}
+        have accepted it. One whose content had left is not: it may have been accepted.
+        Past the deadline nothing more is sent: the rest has no result."""
+        results = Results(on_result)
         retried: set[int] = set()
         pending = batch
         while pending:
+            if self.deadline is not None and time.monotonic() >= self.deadline:
+                self._drop()
+                break
             try:
                 self._ready()
+                self._clock()
             except OSError as exc:  # smtplib's exceptions are OSErrors too
                 self._drop()
                 for out in pending:
                     results[out.row_id] = f"connect: {exc.__class__.__name__}"
                 break
+            except BaseException:
+                self._drop()
+                raise
             try:
                 self._send_all(pending, results)
-            except OSError as exc:  # disconnected or timed out (refusals are in results)
+            except BaseException as exc:
                 self._drop()
+                if not isinstance(exc, OSError):
+                    raise
+                # Disconnected or timed out (refusals are in results).
                 out = next((o for o in pending if o.row_id not in results), None)
-                if out is not None:
+                if out is not None and not isinstance(exc, LeaseEnded):
                     if self.data_sent or out.row_id in retried:
                         results[out.row_id] = f"send: {exc.__class__.__name__}"
                     else:
                         retried.add(out.row_id)
+                elif out is not None and self.data_sent:
+                    results[out.row_id] = "send: lease ended"  # in flight: may have been accepted
             pending = [o for o in pending if o.row_id not in results]
         self.last_used = time.monotonic()
         return results
@@ -388,6 +458,7 @@ class SMTPBackend:
         conn = self.conn
         self.count += 1
         self.data_sent = False
+        self._clock()
         if out.data is None:
             self.data_sent = True  # send_message does not say how far it got
             try:
@@ -403,16 +474,19 @@ class SMTPBackend:
             return
         options = [f"SIZE={len(out.data)}"] if conn.has_extn("size") else []
         code = conn.mail(out.envelope_from, options)[0]
+        self._clock()
         if code != 250:
             results[out.row_id] = f"send: SMTPSenderRefused {code}"
         elif conn.rcpt(out.to)[0] not in (250, 251):
             results[out.row_id] = "send: SMTPRecipientsRefused"
         else:
+            self._clock()
             conn.putcmd("data")
             code, _reply = conn.getreply()
             if code != 354:
                 results[out.row_id] = f"send: SMTPDataError {code}"
             else:
+                self._clock()
                 self.data_sent = True
                 conn.send(_content(out.data))
                 code, _reply = conn.getreply()
@@ -425,13 +499,16 @@ class SMTPBackend:
         the next one together with the following message's MAIL, RCPT and DATA: one
         round trip a message. Refusals are recorded; a lost connection raises."""
         conn = self.conn
+        self._clock()
         conn.send(_envelope(run[0]))
         for i, out in enumerate(run):
             self.data_sent = False
             self.count += 1
+            self._clock()
             mail, rcpt, data = conn.getreply(), conn.getreply(), conn.getreply()
             following = _envelope(run[i + 1]) if i + 1 < len(run) else b""
             if mail[0] == 250 and rcpt[0] in (250, 251) and data[0] == 354:
+                self._clock()
                 self.data_sent = True
                 conn.send(_content(out.data) + following)
                 code, _reply = conn.getreply()
@@ -470,13 +547,11 @@ class ConsoleBackend:
     def __init__(self, config):
         self.directory = Path(config.OUTBOX_DIR)
 
-    def send_batch(self, batch: list[Outgoing]) -> dict[int, str | None]:
+    def send_batch(self, batch: list[Outgoing], on_result=None) -> dict[int, str | None]:
         self.directory.mkdir(parents=True, exist_ok=True)
-        results: dict[int, str | None] = {}
+        results = Results(on_result)
         for out in batch:
-            stamp = time.strftime("%Y%m%d-%H%M%S")
-            path = self.directory / f"{stamp}-{out.row_id}.eml"
-            path.write_bytes(out.as_bytes())
+            path = self._new_file(out.as_bytes())
             sys.stdout.write(
                 f"\n----- development mail (written to {path}) -----\n"
                 f"To: {out.message.to}\nSubject: {out.message.subject}\n\n"
@@ -485,6 +560,20 @@ class ConsoleBackend:
             sys.stdout.flush()
             results[out.row_id] = None
         return results
+
+    def _new_file(self, data: bytes) -> Path:
+        """<time>-<random>.eml, never an existing file: row ids are reused on SQLite and
+        several messages share a second, so neither names a message alone."""
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        while True:
+            path = self.directory / f"{stamp}-{secrets.token_hex(4)}.eml"
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                continue
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            return path
 
     def close(self) -> None:
         pass
@@ -507,9 +596,21 @@ def _due():
             or_(_O.locked_until.is_(None), _O.locked_until < bindparam("now")))
 
 
+@dataclass(frozen=True)
+class Statements:
+    claim: object  # lease due rows nobody holds and return them
+    sent: object  # delete one row whose message the server accepted
+    renew: object  # extend this sender's lease on rows it still holds, returning them
+    failed: object  # reschedule a refused row (only while this sender holds it)
+    release: object  # give back rows never tried (only those this sender holds)
+
+
 @lru_cache(maxsize=None)
-def _statements(dialect: str):
-    """The sender's statements, built once per dialect (SQLAlchemy caches their SQL)."""
+def _statements(dialect: str) -> Statements:
+    """The sender's statements, built once per dialect (SQLAlchemy caches their SQL).
+
+    A lease is ours while locked_until still holds the value we wrote: another sender can
+    only claim a row once that time has passed, and writes a later one."""
     columns = (_O.id, _O.payload_enc, _O.attempts)
     if dialect == "postgresql":
         # One statement: pick due rows nobody holds, lease them, return them.
@@ -520,11 +621,44 @@ def _statements(dialect: str):
         # SQLite: one writer at a time (the transaction began with BEGIN IMMEDIATE).
         picked = select(_O.id).where(*_due()).order_by(_O.id).limit(bindparam("limit")).scalar_subquery()
         claim = update(_O).where(_O.id.in_(picked)).values(locked_until=bindparam("lease")).returning(*columns)
-    done = delete(_O).where(_O.id.in_(bindparam("ids", expanding=True)))
-    failed = (update(_O).where(_O.id == bindparam("row_id"))
-              .values(attempts=bindparam("attempts"), next_attempt_at=bindparam("next_at"),
-                      locked_until=None, last_error=bindparam("error")))
-    return claim, done, failed
+    ours = _O.locked_until == bindparam("held")
+    return Statements(
+        claim=claim,
+        sent=delete(_O).where(_O.id == bindparam("row_id")),
+        renew=(update(_O).where(_O.id.in_(bindparam("ids", expanding=True)), ours)
+               .values(locked_until=bindparam("lease")).returning(_O.id)),
+        failed=(update(_O).where(_O.id == bindparam("row_id"), ours)
+                .values(attempts=bindparam("attempts"), next_attempt_at=bindparam("next_at"),
+                        locked_until=None, last_error=bindparam("error"))),
+        release=update(_O).where(_O.id.in_(bindparam("ids", expanding=True)), ours).values(locked_until=None),
+    )
+
+
+class MarkingFailed(Exception):
+    """An accepted message's row could not be deleted (the database went away)."""
+
+
+class LeaseLost(Exception):
+    """Rows this sender claimed are no longer its own: it stops sending them."""
+
+
+class _Claim:
+    """One batch's lease: the rows still to send, the lease value that proves they are
+    ours, and when to renew it and when to stop sending (time.monotonic())."""
+
+    def __init__(self, ids, held, started: float, lease: timedelta):
+        self.unsent = set(ids)
+        self.held = held
+        self.accepted: list[int] = []
+        self.unmarked: list[int] = []
+        self.errors: dict[int, str] = {}
+        self.extend(held, started, lease)
+
+    def extend(self, held, started: float, lease: timedelta) -> None:
+        seconds = lease.total_seconds()
+        self.held = held
+        self.renew_at = started + seconds / 2
+        self.deadline = started + seconds * 5 / 6
 
 
 class Sender:
@@ -537,6 +671,10 @@ class Sender:
         self.engine = db.engine
         self.postgres = self.engine.dialect.name == "postgresql"
         self.statements = _statements(self.engine.dialect.name)
+        # A killed sender's rows are free again this long after its last claim or
+        # renewal. Renewed once half of it has gone; nothing is sent in its last sixth
+        # (clock differences between machines, the renewal's own round trip).
+        self.lease = timedelta(seconds=self.config.OUTBOX_LEASE_SECONDS)
 
     def _conn(self):
         if self.connection is None or self.connection.closed or self.connection.invalidated:
@@ -549,53 +687,114 @@ class Sender:
             self.connection = connection
         return self.connection
 
-    def deliver_due(self, limit: int = BATCH) -> tuple[int, int]:
-        """Send one batch of due messages. Returns (sent, failed)."""
+    def _execute(self, statement, params):
+        """Run one statement and commit (a no-op on PostgreSQL's autocommit connection);
+        a failure drops the connection, so the next call opens a new one."""
         from petition.database import writing
 
-        claim, done, failed_statement = self.statements
         with writing():
-            conn = self._conn()
-            now = utcnow()
             try:
-                rows = conn.execute(claim, {"now": now, "lease": now + LEASE, "limit": limit}).all()
+                conn = self._conn()
+                result = conn.execute(statement, params)
+                rows = result.all() if result.returns_rows else None
                 conn.commit()
+                return rows
             except Exception:
                 self.close_database()
                 raise
+
+    def deliver_due(self, limit: int = BATCH) -> tuple[int, int]:
+        """Send one batch of due messages. Returns (sent, failed)."""
+        started, now = time.monotonic(), utcnow()
+        rows = self._execute(self.statements.claim, {"now": now, "lease": now + self.lease, "limit": limit})
         if not rows:
             return 0, 0
+        claim = _Claim((row_id for row_id, _p, _a in rows), now + self.lease, started, self.lease)
         default_sender = self.config.MAIL_DEFAULT_SENDER
-        batch, failures = [], {}
+        batch = []
         for row_id, payload_enc, _attempts in sorted(rows):
             try:
                 batch.append(render(message_from(payload_enc), default_sender, row_id))
             except Exception as exc:  # a key removed too early, a malformed row: retried later
-                failures[row_id] = f"build: {exc.__class__.__name__}"
-        results = self.backend.send_batch(batch) if batch else {}
-        results.update(failures)
-        sent = [row_id for row_id, error in results.items() if error is None]
-        now = utcnow()
-        retry = []
-        for row_id, _payload, attempts in rows:
-            error = results.get(row_id, "not attempted")
-            if error is not None:
-                retry.append({"row_id": row_id, "attempts": attempts + 1, "next_at": now + backoff(attempts + 1),
-                              "error": redact(error)[:300]})
-        with writing():
-            conn = self._conn()
+                claim.unsent.discard(row_id)
+                claim.errors[row_id] = f"build: {exc.__class__.__name__}"
+        self.backend.deadline = claim.deadline
+        try:
+            if batch:
+                self.backend.send_batch(batch, lambda row_id, error: self._result(claim, row_id, error))
+        except MarkingFailed:
+            self._mark_until_deadline(claim)
+        except LeaseLost:
+            log.warning("outbox: a lease was lost (this sender was held up); its rows are left to the other sender")
+        finally:
+            self.backend.deadline = None
+        self._reschedule(claim, rows)
+        if claim.errors:
+            log.warning("outbox: %d sent, %d failed and rescheduled", len(claim.accepted), len(claim.errors))
+        return len(claim.accepted), len(claim.errors)
+
+    def _result(self, claim: _Claim, row_id: int, error: str | None) -> None:
+        """Called as the server answers each message, before the next one goes."""
+        _progress[0] = time.monotonic()
+        claim.unsent.discard(row_id)
+        if error is None:
+            claim.accepted.append(row_id)
             try:
-                if sent:
-                    conn.execute(done, {"ids": sent})
-                if retry:
-                    conn.execute(failed_statement, retry)
-                conn.commit()
+                self._execute(self.statements.sent, {"row_id": row_id})
+            except Exception as exc:
+                claim.unmarked.append(row_id)
+                raise MarkingFailed() from exc
+        else:
+            claim.errors[row_id] = error
+        if claim.unsent and time.monotonic() >= claim.renew_at:
+            self._renew(claim)
+
+    def _renew(self, claim: _Claim) -> None:
+        started, now = time.monotonic(), utcnow()
+        ids = sorted(claim.unsent)
+        try:
+            kept = {row_id for (row_id,) in self._execute(
+                self.statements.renew, {"ids": ids, "held": claim.held, "lease": now + self.lease})}
+        except Exception as exc:  # no database: stop before the lease runs out
+            raise MarkingFailed() from exc
+        claim.extend(now + self.lease, started, self.lease)
+        self.backend.deadline = claim.deadline
+        if kept != claim.unsent:
+            claim.unsent &= kept
+            raise LeaseLost()
+
+    def _mark_until_deadline(self, claim: _Claim) -> None:
+        """The database went away while marking: keep trying to delete the rows of the
+        accepted messages until the lease ends, so a short outage sends nothing twice."""
+        while claim.unmarked:
+            try:
+                for row_id in list(claim.unmarked):
+                    self._execute(self.statements.sent, {"row_id": row_id})
+                    claim.unmarked.remove(row_id)
             except Exception:
-                self.close_database()
-                raise
-        if retry:
-            log.warning("outbox: %d sent, %d failed and rescheduled", len(sent), len(retry))
-        return len(sent), len(retry)
+                if time.monotonic() + 0.5 >= claim.deadline:
+                    log.warning("outbox: %d sent messages could not be marked before their lease ended; "
+                                "they will be sent again", len(claim.unmarked))
+                    return
+                time.sleep(0.25)
+
+    def _reschedule(self, claim: _Claim, rows) -> None:
+        """Back off on refused rows; give back at once the rows never tried. Both only
+        while the lease is ours; if the database is away they wait for the lease to end."""
+        now = utcnow()
+        attempts = {row_id: count for row_id, _payload, count in rows}
+        retry = [{"row_id": row_id, "attempts": attempts[row_id] + 1, "held": claim.held,
+                  "next_at": now + backoff(attempts[row_id] + 1), "error": redact(error)[:300]}
+                 for row_id, error in claim.errors.items()]
+        untried = sorted(claim.unsent)
+        try:
+            if retry:
+                self._execute(self.statements.failed, retry)
+            if untried:
+                self._execute(self.statements.release, {"ids": untried, "held": claim.held})
+        except Exception:
+            log.warning("outbox: could not reschedule %d rows; they are retried when their lease ends",
+                        len(retry) + len(untried))
 
     def idle(self) -> None:
         self.backend.close_if_idle()
@@ -647,10 +846,12 @@ def work(stop: threading.Event, idle_seconds: float = 1.0) -> None:
     try:
         while not stop.is_set():
             produced = _run_stages(stages)
+            _progress[0] = time.monotonic()
             try:
                 sent, failed = sender.deliver_due()
-            except Exception:  # the database went away: keep the sender alive and retry
-                log.exception("outbox sender error")
+                outages.recovered("outbox database", log)
+            except Exception as exc:  # the database went away: keep the sender alive and retry
+                outages.report("outbox database", exc, log)
                 sender.close_database()
                 sent = failed = 0
             # A full batch means more may be due: go on at once. Otherwise (or when nothing

@@ -49,3 +49,5 @@ class Organisation(db.Model):
     manage_nonce_hash: Mapped[str | None] = mapped_column(String(64))
     # As for signatures: the manage link's nonce, encrypted, so that later mails repeat it.
     manage_nonce_enc: Mapped[str | None] = mapped_column(Text)
+    # Keyed hash of the one-time withdrawal code shown after confirming (signing/withdraw_codes.py).
+    withdraw_code_hash: Mapped[str | None] = mapped_column(String(64), index=True, unique=True)

@@ -28,7 +28,7 @@ from petition.models_common import utcnow
 from petition.organisations.domains import contact_matches
 from petition.organisations.models import Organisation
 from petition.privacy.crypto import decrypt, encrypt, keyed_hash
-from petition.signing import intake
+from petition.signing import intake, withdraw_codes
 from petition.signing.addresses import canonical, domain_of
 from petition.web.urls import public_url
 
@@ -207,16 +207,19 @@ def _contact_signed(session: Session, org: Organisation) -> bool:
     ) is not None
 
 
-def confirm(session: Session, token: str) -> Organisation:
+def confirm(session: Session, token: str) -> tuple[Organisation, str]:
     """The contact confirms their address: the organisation now waits for a lead. Single
     use and race-safe: one conditional UPDATE checks the state and the nonce (kept, so
     the link's holder can later be told it is confirmed already), and the unique index
-    on signed contacts settles two requests of one contact confirmed at once."""
+    on signed contacts settles two requests of one contact confirmed at once. Returns the
+    organisation and its one-time withdrawal code (signing/withdraw_codes.py), to be
+    shown once."""
     org = pending_for_token(session, token)
     letter_row = session.get(Letter, org.letter_id)
     if not letters.is_signable(letter_row):
         raise LetterNotOpen(letter_row.slug)
     other = aliased(Organisation)
+    code = withdraw_codes.new_code()
     try:
         with session.begin_nested():
             result = session.execute(
@@ -226,7 +229,7 @@ def confirm(session: Session, token: str) -> Organisation:
                        ~select(other.id).where(other.letter_id == Organisation.letter_id,
                                                other.contact_email_hash == Organisation.contact_email_hash,
                                                other.status.in_(SIGNED)).exists())
-                .values(status="awaiting", confirmed_at=utcnow())
+                .values(status="awaiting", confirmed_at=utcnow(), withdraw_code_hash=withdraw_codes.code_hash(code))
                 .execution_options(synchronize_session=False)
             )
             confirmed = result.rowcount == 1
@@ -235,7 +238,7 @@ def confirm(session: Session, token: str) -> Organisation:
     if not confirmed:
         raise AlreadySigned(org.letter_id)
     session.refresh(org)
-    return org
+    return org, code
 
 
 def notify_leads(session: Session) -> None:
@@ -277,7 +280,11 @@ def for_manage_token(session: Session, token: str) -> Organisation:
 def withdraw(session: Session, token: str) -> Letter:
     """The contact withdraws: every row of this contact on this letter (the co-signature
     and any pending requests) and its contact data go at once, whichever mailed link."""
-    org = for_manage_token(session, token)
+    return remove_organisation(session, for_manage_token(session, token))
+
+
+def remove_organisation(session: Session, org: Organisation) -> Letter:
+    """What withdrawing does, by mailed link or by code (signing/withdraw_codes.py)."""
     letter_row = session.get(Letter, org.letter_id)
     letter_id, hashed = org.letter_id, org.contact_email_hash
     session.expunge(org)
@@ -312,7 +319,10 @@ def approve(session: Session, org: Organisation, actor: User | None) -> None:
 
 
 def reject(session: Session, org: Organisation, actor: User | None, reason: str) -> None:
-    """Reject a waiting organisation, or take back an approval. The contact is told why."""
+    """Reject a waiting organisation, or take back an approval. The contact is told why,
+    then the organisation is deleted: nothing of a rejected organisation is kept (its
+    name, website, statement and contact would otherwise stay in every copy of the
+    database). It may send a new request from the letter's page."""
     if org.status not in ("awaiting", "approved"):
         raise NotDecidable(org.status)
     org.status = "rejected"
@@ -321,6 +331,8 @@ def reject(session: Session, org: Organisation, actor: User | None, reason: str)
     org.decided_by = actor.id if actor else None
     audit.record(session, actor, "organisations.reject", org.letter_id, organisation=org.id)
     _queue_decision(session, org, "organisations/rejected")
+    session.delete(org)
+    session.flush()
 
 
 def _queue_decision(session: Session, org: Organisation, template: str) -> None:

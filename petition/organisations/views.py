@@ -91,12 +91,14 @@ def make_blueprint() -> Blueprint:
         if request.method == "POST":
             if form.validate_on_submit():
                 try:
-                    services.confirm(db.session, token)
+                    _org, withdraw_code = services.confirm(db.session, token)
                 except services.AlreadySigned:
                     db.session.rollback()
                     return _already_confirmed(row.id)
                 db.session.commit()
-                return redirect(url_for("organisations.confirmed", slug=row.slug), code=303)
+                # The withdrawal code exists only in this answer (see signing.views.confirm).
+                return render_template("organisations/confirmed.html", row=row, letter=letter,
+                                       text=letter.text_for(str(get_locale())), withdraw_code=withdraw_code)
             status = 400
         else:
             status = 200

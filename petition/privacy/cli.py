@@ -10,6 +10,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from petition.database import reclaim_erased
 from petition.extensions import db
 from petition.letters import services as letters
 from petition.privacy import services
@@ -36,6 +37,7 @@ def purge(slug: str | None, every: bool, force: bool) -> None:
         db.session.commit()
         for line in lines:
             click.echo(line)
+        click.echo(reclaim_erased(db.engine))
         return
     row = letters.letter_row(slug)
     if row is None:
@@ -44,6 +46,8 @@ def purge(slug: str | None, every: bool, force: bool) -> None:
     db.session.commit()
     for line in report.lines():
         click.echo(line)
+    if report.done:
+        click.echo(reclaim_erased(db.engine))
     if not report.done:
         raise SystemExit(1)
 
@@ -76,6 +80,16 @@ def erase(email: str, yes: bool) -> None:
     db.session.commit()
     for line in report.lines():
         click.echo(line)
+    click.echo(reclaim_erased(db.engine))
+
+
+@privacy_cli.command("vacuum")
+@with_appcontext
+def vacuum() -> None:
+    """Make deleted personal data unreadable in the database files now (SQLite: empty the
+    write-ahead log; PostgreSQL: VACUUM the signatures and organisations tables)."""
+    db.session.remove()
+    click.echo(reclaim_erased(db.engine))
 
 
 @privacy_cli.command("rotate-keys")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from functools import lru_cache
+from typing import Iterator
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import current_app
@@ -54,3 +55,81 @@ def keyed_hash(purpose: str, value: str) -> str:
 def digest(value: str) -> str:
     """Unkeyed SHA-256, for values that are already secret (nonces, receipt codes)."""
     return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+# ---- large files: a streaming AEAD ------------------------------------------------------
+#
+# Fernet needs the whole message in memory, and a million-signature bundle is over
+# 100 MB. Large files are cut into chunks sealed one by one with AES-256-GCM under a key
+# of their own (the STREAM construction of Hoang, Reyhanitabar, Rogaway and Vizár): the
+# nonce is the chunk's number and a last-chunk flag, so chunks cannot be reordered,
+# dropped or cut off at the end without the reader noticing. The file's key is stored
+# wrapped by Fernet under DATA_KEYS, so rotating DATA_KEYS re-wraps a short key and
+# never rewrites the file.
+
+STREAM_CHUNK = 1 << 20  # plaintext bytes a chunk; memory stays about two chunks
+
+
+class StreamDamaged(RuntimeError):
+    """A sealed stream was altered, reordered, cut short or sealed under another key."""
+
+
+def new_stream_key() -> tuple[bytes, str]:
+    """A fresh key for one file, and the same key wrapped for storage beside it."""
+    import base64
+
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    key = AESGCM.generate_key(bit_length=256)
+    return key, encrypt(base64.b64encode(key).decode("ascii"))
+
+
+def unwrap_stream_key(wrapped: str) -> bytes:
+    import base64
+
+    return base64.b64decode(decrypt(wrapped))
+
+
+def _stream_nonce(index: int, last: bool) -> bytes:
+    return index.to_bytes(11, "big") + (b"\x01" if last else b"\x00")
+
+
+def seal_stream(key: bytes, chunks, associated: bytes) -> Iterator[bytes]:
+    """Encrypt an iterable of plaintext chunks, yielding one sealed chunk per chunk (an
+    empty file still yields one). associated binds the chunks to their owner (a row id)."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    aead = AESGCM(key)
+    index = 0
+    pending: bytes | None = None
+    for chunk in chunks:
+        if pending is not None:
+            yield aead.encrypt(_stream_nonce(index, False), pending, associated)
+            index += 1
+        pending = bytes(chunk)
+    yield aead.encrypt(_stream_nonce(index, True), pending or b"", associated)
+
+
+def open_stream(key: bytes, sealed, associated: bytes) -> Iterator[bytes]:
+    """Decrypt what seal_stream yielded, chunk by chunk; raise StreamDamaged if anything
+    was changed, moved, added after the end or cut off."""
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    aead = AESGCM(key)
+    index = 0
+    pending: bytes | None = None
+    for chunk in sealed:
+        if pending is not None:
+            try:
+                yield aead.decrypt(_stream_nonce(index, False), pending, associated)
+            except InvalidTag as exc:
+                raise StreamDamaged(f"chunk {index} does not decrypt") from exc
+            index += 1
+        pending = bytes(chunk)
+    if pending is None:
+        raise StreamDamaged("no chunk at all")
+    try:
+        yield aead.decrypt(_stream_nonce(index, True), pending, associated)
+    except InvalidTag as exc:
+        raise StreamDamaged(f"chunk {index} is not the last one, or does not decrypt") from exc

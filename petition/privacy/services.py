@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 
 from petition.console import audit
+from petition.console.models import User
 from petition.letters.models import Letter
 from petition.mail.models import OutboxMessage
 from petition.models_common import utcnow
@@ -248,7 +249,26 @@ class Export:
         return json.dumps(asdict(self), ensure_ascii=False, indent=2, sort_keys=True)
 
 
-def export(session: Session, address: str) -> Export:
+@dataclass(frozen=True)
+class Held:
+    """What one letter holds about an address: enough for an administrator to confirm
+    a request before answering it, no decrypted value."""
+    letter: str
+    signature_status: str | None
+    organisations: int
+
+
+def lookup(session: Session, address: str, actor: User | None = None) -> list[Held]:
+    """Per letter, whether an address has a signature or an organisation contact there.
+    Written to the audit log (counts only): a lookup is itself a use of personal data."""
+    address = _normalised(address)
+    found = [Held(row.slug, sig.status if sig is not None else None, len(orgs))
+             for row, sig, orgs in _matching(session, address) if sig is not None or orgs]
+    audit.record(session, actor, "privacy.lookup", None, letters=len(found))
+    return found
+
+
+def export(session: Session, address: str, actor: User | None = None) -> Export:
     """Everything held about an address, across all letters, decrypted for its owner."""
     address = _normalised(address)
     result = Export(address=address)
@@ -286,7 +306,7 @@ def export(session: Session, address: str) -> Export:
                 "confirmed_at": _iso(org.confirmed_at),
             })
     result.queued_emails = len(_outbox_for(session, address))
-    audit.record(session, None, "privacy.export", None, signatures=len(result.signatures),
+    audit.record(session, actor, "privacy.export", None, signatures=len(result.signatures),
                  organisations=len(result.organisations))
     return result
 
@@ -309,7 +329,7 @@ class EraseReport:
         ]
 
 
-def erase(session: Session, address: str) -> EraseReport:
+def erase(session: Session, address: str, actor: User | None = None) -> EraseReport:
     """Delete a person's signatures and contact details across all letters. Confirmed,
     counted signatures come off the counters; an approved organisation stays (it is the
     organisation's co-signature) without its contact person."""
@@ -336,7 +356,7 @@ def erase(session: Session, address: str) -> EraseReport:
                 report.organisations_deleted += 1
         if touched:
             report.letters.append(row.slug)
-            audit.record(session, None, "privacy.erase", row.id,
+            audit.record(session, actor, "privacy.erase", row.id,
                          signature=sig is not None, organisations=len(orgs))
     for message in _outbox_for(session, address):
         session.delete(message)
@@ -349,8 +369,11 @@ def erase(session: Session, address: str) -> EraseReport:
 
 def rotate_keys(session: Session, batch: int = 500) -> dict[str, int]:
     """Re-encrypt every Fernet token under the newest DATA_KEYS key, so older keys can
-    then be removed from the configuration."""
+    then be removed from the configuration. A bundle's PDF is sealed under a key of its
+    own: only that key, wrapped by DATA_KEYS, is re-encrypted."""
+    from petition.bundles.models import Bundle
     from petition.console.models import User
+    from petition.deliveries.models import Delivery
 
     columns = [
         (Signature, ("email_enc", "name_enc", "affiliation_enc", "manage_nonce_enc", "email_domain_enc")),
@@ -358,6 +381,8 @@ def rotate_keys(session: Session, batch: int = 500) -> dict[str, int]:
         (User, ("totp_secret_enc",)),
         (OutboxMessage, ("payload_enc",)),
         (SignRequest, ("payload_enc",)),
+        (Bundle, ("pdf_key",)),
+        (Delivery, ("recipient_enc",)),
     ]
     # Columns encrypted by their type (EncryptedText): written again, they are encrypted
     # under the newest key.

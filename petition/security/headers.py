@@ -61,7 +61,8 @@ def init_app(app: Flask) -> None:
         headers["Referrer-Policy"] = "no-referrer"
         headers["X-Frame-Options"] = "DENY"
         headers["Cross-Origin-Opener-Policy"] = "same-origin"
-        headers["Cross-Origin-Resource-Policy"] = "same-origin"
+        # same-origin unless a view says another site may show it (the badge, the share image)
+        headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
         headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), interest-cohort=()"
         if production:
             headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"

@@ -18,14 +18,11 @@ client address and a per-address limit alone would lock them all out or let a fl
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 
 from flask import Flask, current_app, request
-from limits import parse_many
 
 from petition.extensions import limiter
-from petition.security.keys import keyed_digest
 
 log = logging.getLogger("petition.security")
 
@@ -47,7 +44,18 @@ EXPLICIT: dict[str, tuple[str, list[str] | None, str | None]] = {
     "console.login_totp": ("RATELIMIT_LOGIN", ["POST"], "login"),
     # Receipt codes are 60 random bits, but a checking page is still not a guessing game.
     "bundles.receipt": ("RATELIMIT_CONFIRM", ["POST"], "links"),
+    "withdraw_codes.enter": ("RATELIMIT_WITHDRAW_CODE", ["POST"], None),
 }
+
+# Limits on all clients together, on top of their per-client limit above: a guessing
+# run spread over many addresses still meets a ceiling.
+EVERYONE: dict[str, tuple[str, list[str] | None]] = {
+    "withdraw_codes.enter": ("RATELIMIT_WITHDRAW_CODE_GLOBAL", ["POST"]),
+}
+
+
+def _everyone() -> str:
+    return "everyone"
 
 # One limit object per rule for the life of the process: Flask-Limiter keeps decorated
 # limits in sets keyed by the view's qualified name, so re-using the objects keeps a
@@ -55,10 +63,13 @@ EXPLICIT: dict[str, tuple[str, list[str] | None, str | None]] = {
 _limit_objects: dict[tuple, object] = {}
 
 
-def _limit(setting: str, methods: list[str] | None, scope: str | None):
-    key = (setting, tuple(methods or ()), scope)
+def _limit(setting: str, methods: list[str] | None, scope: str | None, everyone: bool = False):
+    key = (setting, tuple(methods or ()), scope, everyone)
     if key not in _limit_objects:
-        if scope:
+        if everyone:
+            _limit_objects[key] = limiter.shared_limit(_setting(setting), scope=f"everyone-{setting.lower()}",
+                                                       key_func=_everyone, methods=methods)
+        elif scope:
             _limit_objects[key] = limiter.shared_limit(_setting(setting), scope=scope, methods=methods)
         else:
             _limit_objects[key] = limiter.limit(_setting(setting), methods=methods)
@@ -87,7 +98,10 @@ def apply_limits(app: Flask) -> dict[str, str]:
         rule = rule_for(app, endpoint)
         if rule is None:
             continue
-        app.view_functions[endpoint] = _limit(*rule)(view)
+        view = _limit(*rule)(view)
+        if endpoint in EVERYONE:
+            view = _limit(*EVERYONE[endpoint], None, everyone=True)(view)
+        app.view_functions[endpoint] = view
         applied[endpoint] = rule[0]
         methods[endpoint] = frozenset(rule[1]) if rule[1] else None
     app.extensions["petition.limits"] = applied

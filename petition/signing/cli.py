@@ -3,6 +3,7 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
+from petition.database import writing
 from petition.extensions import db
 from petition.letters import services as letters
 from petition.signing import counters
@@ -19,12 +20,25 @@ def signatures_cli() -> None:
 def reconcile(slug: str | None) -> None:
     """Recompute the sharded counters from the signatures table."""
     rows = [letters.letter_row(slug)] if slug else [letters.letter_row(s) for s in letters.registry()]
-    for row in rows:
-        if row is None:
-            raise click.ClickException(f"no letter {slug!r}")
-        before, after = counters.reconcile(db.session, row.id)
-        db.session.commit()
-        click.echo(f"{row.slug}: {before} -> {after}")
+    if any(row is None for row in rows):
+        raise click.ClickException(f"no letter {slug!r}")
+    targets = [(row.id, row.slug) for row in rows]
+    db.session.rollback()
+    for letter_id, letter_slug in targets:
+        with writing():  # SQLite: the write lock from BEGIN, so the count cannot go stale
+            before, after = counters.reconcile(db.session, letter_id)
+            db.session.commit()
+        click.echo(f"{letter_slug}: {before} -> {after}")
+
+
+@signatures_cli.command("publish")
+@with_appcontext
+def publish() -> None:
+    """Publish the batches of public names that are due (the job workers do this on
+    their own every PUBLICATION_CHECK_SECONDS)."""
+    from petition.signing.publication import publish_due
+
+    click.echo(f"{publish_due(db.session)} public name(s) published")
 
 
 @signatures_cli.command("fake")

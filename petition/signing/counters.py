@@ -71,23 +71,37 @@ def forget(letter_id: int) -> None:
 
 
 def reconcile(session: Session, letter_id: int) -> tuple[int, int]:
-    """Recompute the shards from the signatures table. Returns (before, after)."""
-    before = int(session.scalar(
-        select(func.coalesce(func.sum(SignatureCounter.confirmed), 0)).where(SignatureCounter.letter_id == letter_id)
-    ) or 0)
+    """Recompute the shards from the signatures table. Returns (before, after).
+
+    Exact while confirmations and withdrawals go on, because each of those changes a
+    signature and adds to its shard in one transaction: the letter's shard rows are
+    locked first (FOR UPDATE; on SQLite the caller's write transaction is the lock), and
+    only then are the signatures counted, in a statement of its own (a fresh snapshot
+    under READ COMMITTED). A confirmation committed before the lock is in the count; one
+    not yet committed waits for the lock to add its 1 to the value written here, and is
+    not in the count. Counting first and writing after, as before, lost whatever was
+    confirmed in between. The caller commits."""
     ensure_shards(session, letter_id)
     session.flush()
+    held = dict(session.execute(
+        select(SignatureCounter.shard, SignatureCounter.confirmed)
+        .where(SignatureCounter.letter_id == letter_id)
+        .order_by(SignatureCounter.shard)  # one order for every locker: no deadlock
+        .with_for_update()
+    ).all())
     shard = shard_of(Signature.id)
     per_shard = dict(session.execute(
         select(shard, func.count())
         .where(Signature.letter_id == letter_id, Signature.status == "confirmed", Signature.hidden.is_(False))
         .group_by(shard)
     ).all())
-    for shard in range(SignatureCounter.SHARDS):
-        session.execute(
-            update(SignatureCounter)
-            .where(SignatureCounter.letter_id == letter_id, SignatureCounter.shard == shard)
-            .values(confirmed=int(per_shard.get(shard, 0)))
-        )
+    for number, value in held.items():
+        counted = int(per_shard.get(number, 0))
+        if counted != value:
+            session.execute(
+                update(SignatureCounter)
+                .where(SignatureCounter.letter_id == letter_id, SignatureCounter.shard == number)
+                .values(confirmed=counted)
+            )
     forget(letter_id)
-    return before, sum(int(v) for v in per_shard.values())
+    return sum(int(v) for v in held.values()), sum(int(v) for v in per_shard.values())

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from petition.extensions import db
@@ -31,6 +31,12 @@ class Signature(db.Model):
               sqlite_where=text("status = 'confirmed'"), postgresql_where=text("status = 'confirmed'")),
         Index("ix_signatures_email", "letter_id", "email_hash"),
         Index("ix_signatures_public", "letter_id", "status", "confirmed_at"),
+        # The public lists read published names in this order (signing/publication.py).
+        Index("ix_signatures_published", "letter_id", "public_rank", unique=True),
+        # What the publication job looks for: confirmed public names not yet published.
+        Index("ix_signatures_unpublished", "letter_id", "confirmed_at",
+              sqlite_where=text("public_rank IS NULL AND public_name IS NOT NULL"),
+              postgresql_where=text("public_rank IS NULL AND public_name IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -64,6 +70,12 @@ class Signature(db.Model):
     email_domain_hash: Mapped[str | None] = mapped_column(String(64))
     email_domain_enc: Mapped[str | None] = mapped_column(Text)
     synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Keyed hash of the one-time withdrawal code shown after confirming (withdraw_codes.py).
+    withdraw_code_hash: Mapped[str | None] = mapped_column(String(64), index=True, unique=True)
+    # Set when the public name is published in a batch (publication.py): the day shown,
+    # and the place in the public list (batches in turn, random order within a batch).
+    published_on: Mapped[date | None] = mapped_column(Date)
+    public_rank: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class SignatureCounter(db.Model):

@@ -27,7 +27,7 @@ from petition.letters.models import Letter
 from petition.mail import services as mail
 from petition.models_common import utcnow
 from petition.privacy.crypto import decrypt, digest, encrypt, keyed_hash
-from petition.signing import counters, intake
+from petition.signing import counters, intake, withdraw_codes
 from petition.signing.addresses import canonical, domain_of
 from petition.signing.models import BUNDLE_CHOICES, PUBLIC_CHOICES, Signature, SignatureCounter
 from petition.text import initials
@@ -308,6 +308,7 @@ def _confirm_pending_statement():
             public_visibility=bindparam("public"), bundle_visibility=bindparam("bundle"),
             updates_opt_in=bindparam("updates"), version_hash=bindparam("version"),
             public_name=bindparam("public_name_value"), public_affiliation=bindparam("public_affiliation_value"),
+            withdraw_code_hash=bindparam("withdraw_code_hash"),
         )
     )
 
@@ -339,15 +340,18 @@ def _confirm_and_count_statement():
 
 
 def confirm(session: Session, token: str, *, public_visibility: str | None, bundle_visibility: str | None,
-            updates_opt_in: bool, version_hash: str | None, pending: Row | None = None) -> None:
+            updates_opt_in: bool, version_hash: str | None, pending: Row | None = None) -> str:
     """Confirm a pending signature. Choices can only be lowered here. Single use: one
-    conditional UPDATE both checks the nonce hash and clears it, so of two clicks (or two
-    app servers) exactly one wins, on SQLite and PostgreSQL alike.
+    conditional UPDATE checks that the row is still pending with this nonce and that the
+    address has not signed yet, so of two clicks (or two app servers, or two requests of
+    one address) exactly one wins, on SQLite and PostgreSQL alike; the others raise
+    AlreadySigned.
 
     On PostgreSQL the confirmation and its count are one statement that commits by itself
     (database.autocommit); on SQLite they are two, in the caller's transaction.
 
-    pending: what pending_for_token(token) returned, if the caller has it already."""
+    pending: what pending_for_token(token) returned, if the caller has it already.
+    Returns the one-time withdrawal code (withdraw_codes.py), to be shown once."""
     sig = pending if pending is not None else pending_for_token(session, token)
     letter_row = letters.public_row_by_id(sig.letter_id)
     if not letters.is_signable(letter_row):
@@ -364,10 +368,12 @@ def confirm(session: Session, token: str, *, public_visibility: str | None, bund
         public_affiliation = decrypt(sig.affiliation_enc) if sig.affiliation_enc else None
     elif public == "initials":
         public_name = initials(name)
+    code = withdraw_codes.new_code()
     values = {
         "sig_id": sig.id, "nonce_hash": sig.confirm_nonce_hash, "now": utcnow(), "public": public, "bundle": bundle,
         "updates": sig.updates_opt_in and bool(updates_opt_in), "version": version,
         "public_name_value": public_name, "public_affiliation_value": public_affiliation,
+        "withdraw_code_hash": withdraw_codes.code_hash(code),
     }
     if single_statement_writes(session):
         with autocommit(session) as connection:
@@ -378,7 +384,7 @@ def confirm(session: Session, token: str, *, public_visibility: str | None, bund
             if not confirmed:
                 raise AlreadySigned(sig.letter_id)
         counters.forget(sig.letter_id)
-        return
+        return code
     try:
         with session.begin_nested():
             confirmed = session.execute(_confirm_pending_statement(), values).rowcount == 1
@@ -389,6 +395,7 @@ def confirm(session: Session, token: str, *, public_visibility: str | None, bund
     if not sig.hidden:
         counters.add(session, sig.letter_id, sig.id, +1)
     counters.forget(sig.letter_id)
+    return code
 
 
 def for_manage_token(session: Session, token: str) -> Signature:
@@ -400,11 +407,15 @@ def for_manage_token(session: Session, token: str) -> Signature:
 
 
 def withdraw(session: Session, token: str) -> Letter:
-    """Delete the signature and every piece of personal data with it, at once: every row
-    of this address on this letter (the confirmed signature and any pending requests),
-    whichever of its mailed links is used. One conditional DELETE: of two clicks, one
-    withdraws and the other finds nothing."""
-    sig = for_manage_token(session, token)
+    """Delete the signature and every piece of personal data with it, at once."""
+    return remove_signature(session, for_manage_token(session, token))
+
+
+def remove_signature(session: Session, sig: Signature) -> Letter:
+    """What withdrawing does, by mailed link or by code: every row of this address on
+    this letter (the confirmed signature and any pending requests) goes, and the count
+    with it. One conditional DELETE: of two clicks, one withdraws and the other finds
+    nothing (InvalidLink)."""
     letter_row = session.get(Letter, sig.letter_id)
     letter_id, hashed = sig.letter_id, sig.email_hash
     session.expunge(sig)

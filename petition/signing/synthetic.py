@@ -12,7 +12,7 @@ import secrets
 from datetime import timedelta
 from typing import Callable
 
-from sqlalchemy import insert
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from petition.letters import services as letters
@@ -61,6 +61,9 @@ def fake(session: Session, row: Letter, count: int, *, seed: int | None = None,
         pool.append((name, encrypt(name), affiliation, encrypt(affiliation) if affiliation else None, initials(name)))
     now = utcnow()
     run = secrets.token_hex(4)
+    # Fake names need no batching (signing/publication.py): they take their places in
+    # the public list at once, after the names already there.
+    rank = session.scalar(select(func.max(Signature.public_rank)).where(Signature.letter_id == row.id)) or 0
     dialect = session.get_bind().dialect.name
     done = 0
     while done < count:
@@ -71,6 +74,8 @@ def fake(session: Session, row: Letter, count: int, *, seed: int | None = None,
             public = rng.choices(("full", "initials", "none"), weights=(3, 4, 3))[0]
             lang = rng.choice(langs)
             when = now - timedelta(seconds=rng.randrange(0, 30 * 86400))
+            listed = public != "none"
+            rank += listed
             rows.append({
                 "letter_id": row.id,
                 "status": "confirmed",
@@ -91,6 +96,8 @@ def fake(session: Session, row: Letter, count: int, *, seed: int | None = None,
                 "confirmed_at": when,
                 "receipt_hash": secrets.token_hex(32),
                 "synthetic": True,
+                "public_rank": rank if listed else None,
+                "published_on": now.date() if listed else None,
             })
         if dialect == "postgresql":
             _copy_rows(session, rows)

@@ -172,7 +172,7 @@ def make_blueprint() -> Blueprint:
         form = _confirm_form(sig)
         if form.validate_on_submit():
             try:
-                services.confirm(
+                withdraw_code = services.confirm(
                     db.session, token,
                     public_visibility=form.public_visibility.data,
                     bundle_visibility=form.bundle_visibility.data,
@@ -184,7 +184,10 @@ def make_blueprint() -> Blueprint:
                 db.session.rollback()
                 return _already_confirmed(row.id)
             db.session.commit()
-            return redirect(url_for("signing.confirmed", slug=row.slug), code=303)
+            # Shown in the answer itself, not after a redirect: the withdrawal code exists
+            # only here, once (a reload meets the used link, not the code).
+            return render_template("signing/confirmed.html", row=row, letter=letter, text=letter.text_for(str(get_locale())),
+                                   counts=letters.counts(row), withdraw_code=withdraw_code)
         preview = _shown(services.preview(sig))
         return render_template("signing/confirm.html", row=row, letter=letter, text=text, form=form, sig=sig, preview=preview), 400
 

@@ -5,10 +5,16 @@ from flask import Flask, abort, g, request, url_for
 from flask_babel import get_locale
 
 from petition import countries
-from petition.i18n import LANGUAGES, separators, text_direction
+from petition.i18n import LANGUAGES, format_when, separators, text_direction
 
 
 def init_app(app: Flask) -> None:
+    from petition.web import schema_gate
+
+    # First, so that nothing else of a request (the in-process workers' start included)
+    # runs against a database without its schema.
+    schema_gate.init_app(app)
+
     @app.url_value_preprocessor
     def _pull_lang(endpoint, values):
         if values and "lang" in values:
@@ -16,6 +22,12 @@ def init_app(app: Flask) -> None:
             if lang not in LANGUAGES:
                 abort(404)
             g.lang = lang
+        if values and "slug" in values:
+            # Dates and times on a letter's pages (public and console) in its time zone.
+            from petition.letters import services as letters
+
+            loaded = letters.registry().get(values["slug"])
+            g.timezone = loaded.meta.timezone if loaded else None
 
     @app.url_defaults
     def _add_lang(endpoint, values):
@@ -36,6 +48,16 @@ def init_app(app: Flask) -> None:
             "has_endpoint": lambda name: name in app.view_functions,
             **separators(lang),
         }
+
+    app.add_template_filter(format_when, "when")
+
+    @app.template_filter("skeleton_date")
+    def _skeleton_date(day, skeleton: str = "yMMMd") -> str:
+        """A date in the reader's language from a CLDR skeleton ("MMMd": "29 Nov",
+        "29 نوفمبر"): the fields are chosen here, their order and words by the language."""
+        from babel.dates import format_skeleton
+
+        return format_skeleton(skeleton, day, locale=str(get_locale()))
 
     @app.template_filter("country_name")
     def _country_name(code: str) -> str:

@@ -3,7 +3,10 @@ from __future__ import annotations
 from flask import Blueprint, redirect, render_template, url_for
 
 from petition.i18n import best_language
+from flask_babel import get_locale
+
 from petition.letters import services as letters
+from petition.web.urls import public_url
 
 
 def make_blueprint() -> Blueprint:
@@ -17,7 +20,8 @@ def make_blueprint() -> Blueprint:
 
     @bp.get("/<lang>/")
     def home():
-        return render_template("web/home.html", letters=letters.public_summaries())
+        return render_template("web/home.html", letters=letters.public_summaries(),
+                               card_url=public_url("web.home", lang=str(get_locale())))
 
     @bp.get("/<lang>/about")
     def about():

@@ -83,3 +83,34 @@ def test_data_keys_rotate(app):
     assert crypto.decrypt(rotated) == "someone@example.org"
     with pytest.raises(RuntimeError):
         crypto.decrypt(token)
+
+
+def test_a_read_only_instance_directory_is_a_clear_message_not_a_traceback(tmp_path, monkeypatch):
+    """A fresh start where instance/ cannot be written: the message names the directory
+    and the fix; create_app exits with it instead of a traceback."""
+    import shutil
+    import subprocess
+
+    from petition import config as config_module, create_app
+
+    if not shutil.which("chattr"):
+        pytest.skip("chattr is not installed")
+    instance = tmp_path / "instance"
+    instance.mkdir()
+    # Immutable: nothing can be created inside, even by root (as on a read-only mount).
+    if subprocess.run(["chattr", "+i", str(instance)], capture_output=True).returncode != 0:
+        pytest.skip("this file system does not support chattr +i")
+    monkeypatch.setattr(config_module, "INSTANCE", instance)
+    for name in ("SECRET_KEY", "DATA_KEYS", "HASH_KEY", "DATABASE_URL", "PETITION_ENV"):
+        monkeypatch.delenv(name, raising=False)
+    try:
+        with pytest.raises(ConfigError) as caught:
+            Config.from_env(env={"DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"})
+        message = str(caught.value)
+        assert str(instance / "secret_key") in message
+        assert "writable" in message and "SECRET_KEY" in message
+        with pytest.raises(SystemExit) as exited:
+            create_app()
+        assert str(exited.value).startswith("error: cannot create")
+    finally:
+        subprocess.run(["chattr", "-i", str(instance)], check=True)

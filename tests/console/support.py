@@ -67,3 +67,20 @@ def post_form(client, page_path: str, action: str, **fields):
     page = client.get(page_path)
     assert page.status_code == 200, (page_path, page.status_code)
     return client.post(action, data={"csrf_token": csrf_token(page.text), **fields})
+
+
+def confirm(client, action: str, data: dict):
+    """Post an irreversible action, check that it only answers with its confirmation page
+    (console/confirm.html), then press that page's button. Returns the second response."""
+    import html as html_lib
+    import re
+
+    asked = client.post(action, data=data)
+    assert asked.status_code == 200, (action, asked.status_code)
+    page = asked.text
+    assert 'name="confirmed" type="hidden" value="yes"' in page, "no confirmation page"
+    fields = {name: html_lib.unescape(value)
+              for name, value in re.findall(r'<input name="([^"]+)" type="hidden" value="([^"]*)">', page)}
+    fields.update({name: html_lib.unescape(value)
+                   for name, value in re.findall(r'<textarea name="([^"]+)" hidden>(.*?)</textarea>', page, re.S)})
+    return client.post(action, data=fields)

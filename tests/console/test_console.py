@@ -15,7 +15,7 @@ from petition.organisations import services as org_services
 from petition.signing import counters
 from petition.signing.models import Signature
 from petition.signing.synthetic import fake
-from tests.console.support import logged_in, make_user
+from tests.console.support import confirm, logged_in, make_user
 from tests.helpers import csrf_token
 
 SLUG = "secure-our-socials"
@@ -158,8 +158,12 @@ def test_open_and_close_a_letter(bare_app):
     lead = make_user(bare_app, "lead@example.org", slugs=(SLUG,))
     client = logged_in(bare_app.test_client(), bare_app, lead, "ar")
     page = client.get(f"/ar/console/letters/{SLUG}/")
-    assert client.post(f"/ar/console/letters/{SLUG}/status",
-                       data={"csrf_token": csrf_token(page.text), "status": "closed"}).status_code == 303
+    asked = client.post(f"/ar/console/letters/{SLUG}/status", data={"csrf_token": csrf_token(page.text), "status": "closed"})
+    assert asked.status_code == 200 and 'dir="rtl"' in asked.text  # a confirmation page of its own, in Arabic
+    with bare_app.app_context():
+        assert letters.letter_row(SLUG).status == "open"
+    assert confirm(client, f"/ar/console/letters/{SLUG}/status",
+                   {"csrf_token": csrf_token(page.text), "status": "closed"}).status_code == 303
     with bare_app.app_context():
         assert letters.letter_row(SLUG).status == "closed"
     assert "Co-sign" not in client.get(f"/en/letters/{SLUG}/").text

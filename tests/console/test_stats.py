@@ -27,7 +27,7 @@ def test_over_time_is_cumulative_and_fills_gaps():
     chart = stats.over_time({date(2024, 5, 1): 3, date(2024, 5, 4): 2}, today=today)
     assert chart.total == 5 and chart.y_max == 5
     assert chart.first_day == date(2024, 5, 1) and chart.last_day == today
-    assert len(chart.points.split()) == 10
+    assert len(chart.points.split()) == 11  # from the day before the first signature (at zero) to today
     assert [bar[4] for bar in chart.bars] == [3, 2]
     ys = [float(p.split(",")[1]) for p in chart.points.split()]
     assert ys == sorted(ys, reverse=True)  # never goes down

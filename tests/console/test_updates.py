@@ -16,7 +16,7 @@ from petition.letters import services as letters
 from petition.mail.models import OutboxMessage
 from petition.mail.sender import drain
 from petition.signing.models import Signature
-from tests.console.support import logged_in, make_user
+from tests.console.support import confirm, logged_in, make_user
 from tests.helpers import confirm_from_mail, csrf_token, outbox_messages, plain_body, sign_letter
 
 SLUG = "secure-our-socials"
@@ -28,7 +28,7 @@ def add_signers(app, client):
                                ("fr", "luc@example.org", False)]:
         fields = {"updates": "y"} if wants else {}
         assert sign_letter(client, SLUG, lang, email=email, **fields).status_code == 303
-        assert confirm_from_mail(client, app, **fields).status_code == 303
+        assert confirm_from_mail(client, app, **fields).status_code == 200
     with app.app_context():
         db.session.execute(db.delete(OutboxMessage))
         db.session.commit()
@@ -53,8 +53,12 @@ def test_update_reaches_opted_in_signers_in_their_language(smtp_app, smtp_server
     page = client.get(f"/en/console/letters/{SLUG}/updates")
     assert "2 signers asked for updates" in page.text
     assert "discreet mail" in page.text
-    response = client.post(f"/en/console/letters/{SLUG}/updates", data={
-        "csrf_token": csrf_token(page.text), "subject": "Meta answered", "body": "First paragraph.\n\nSecond <b>one</b>."})
+    data = {"csrf_token": csrf_token(page.text), "subject": "Meta answered", "body": "First paragraph.\n\nSecond <b>one</b>."}
+    asked = client.post(f"/en/console/letters/{SLUG}/updates", data=data)
+    assert asked.status_code == 200 and "It is emailed to the 2 signers who asked for updates." in asked.text
+    with smtp_app.app_context():
+        assert db.session.scalar(select(Job.id)) is None  # nothing is queued before the confirmation
+    response = confirm(client, f"/en/console/letters/{SLUG}/updates", data)
     assert response.status_code == 303
     with smtp_app.app_context():
         job = db.session.scalar(select(Job))
@@ -129,7 +133,7 @@ def test_a_failed_job_resumes_without_mailing_anyone_twice(bare_app, monkeypatch
     client = bare_app.test_client()
     for i in range(3):
         assert sign_letter(client, SLUG, "en", email=f"s{i}@example.org", updates="y").status_code == 303
-        assert confirm_from_mail(client, bare_app, updates="y").status_code == 303
+        assert confirm_from_mail(client, bare_app, updates="y").status_code == 200
     with bare_app.app_context():
         db.session.execute(db.delete(OutboxMessage))
         updates.request_send(db.session, letters.letter_row(SLUG), None, updates.Update("S", "B"))

@@ -93,6 +93,8 @@ def site(tmp_path_factory, mail_sink):
         MAIL_SERVER=mail_sink.host, MAIL_PORT=str(mail_sink.port),
         OUTBOX_IN_PROCESS="1", MIN_FILL_SECONDS="0", RATELIMIT_ENABLED="0",
         COUNT_CACHE_SECONDS="0",
+        # Each name its own batch, published by `flask signatures publish` (signing/publication.py).
+        PUBLICATION_BATCH_OTHERS="0",
     )
     upgrade = subprocess.run([str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=env,
                              capture_output=True, text=True, timeout=120)

@@ -33,7 +33,7 @@ def test_organisation_signs_and_lead_approves(site, mail_sink, page, browser, ar
 
     # The organisation's form, reached from the letter page.
     page.goto(f"{site.base}/en/letters/{SLUG}/")
-    page.locator(f"a.button[href='/en/letters/{SLUG}/organisations/sign']").click()
+    page.locator(f"a.button[href='/en/letters/{SLUG}/organisations/sign']").first.click()  # top, middle and end of the letter
     page.fill("#name", org_name)
     page.select_option("#country", "LB")
     page.fill("#website", "https://collective.example")
@@ -48,7 +48,8 @@ def test_organisation_signs_and_lead_approves(site, mail_sink, page, browser, ar
     page.goto(link_in(message, site.base, "organisations/confirm"))
     assert org_name in page.content()
     page.locator("main form button[type=submit]").first.click()
-    assert page.url.endswith(f"/en/letters/{SLUG}/organisations/confirmed"), page.url
+    # The answer to confirming shows the organisation's one-time withdrawal code.
+    assert re.fullmatch(r"[A-Z2-9]{4}(-[A-Z2-9]{4}){3}", page.locator(".withdraw-code code").inner_text())
     # Not public before a lead approves it.
     page.goto(f"{site.base}/en/letters/{SLUG}/")
     assert org_name not in page.locator("section.signatories").inner_text()
@@ -77,9 +78,13 @@ def test_organisation_signs_and_lead_approves(site, mail_sink, page, browser, ar
         request = lead.locator("article.org-request", has_text=org_name)
         assert request.count() == 1
         assert contact in request.inner_text()  # the lead sees the contact to check it
+        with lead.expect_navigation():
+            request.locator("form.inline-form button[type=submit]").click()
+        # Approving is irreversible: a confirmation page of its own, without JavaScript.
+        assert lead.locator("section.confirm h1").count() == 1
         with lead.expect_response(lambda r: r.url.endswith("/approve")) as approval:
             with lead.expect_navigation():
-                request.locator("form.inline-form button[type=submit]").click()
+                lead.locator("section.confirm button[type=submit]").click()
         assert approval.value.status == 303, approval.value.status
         assert lead.url.endswith(f"/en/console/letters/{SLUG}/organisations"), lead.url
         assert lead.locator("article.org-request", has_text=org_name).count() == 0

@@ -36,7 +36,7 @@ def test_sign_and_confirm(site, mail_sink, page, artifacts, lang):
     assert page.locator("html").get_attribute("lang") == lang
     assert page.locator("html").get_attribute("dir") == direction
     count_before = int(re.sub(r"\D", "", page.locator(".counts strong").first.inner_text()) or 0)
-    page.locator(f"a.button.primary[href='/{lang}/letters/{SLUG}/sign']").click()
+    page.locator(f"a.button.primary[href='/{lang}/letters/{SLUG}/sign']").first.click()  # top, middle and end of the letter
     assert page.url.endswith(f"/{lang}/letters/{SLUG}/sign")
 
     # The form, filled like a person would, sent by the browser's own form submission.
@@ -65,9 +65,15 @@ def test_sign_and_confirm(site, mail_sink, page, artifacts, lang):
         assert text_right_aligned(page, "main h1")
         assert overlaps(page) == []
     page.locator("form.confirm-form button[type=submit]").click()
-    assert page.url.endswith(f"/{lang}/letters/{SLUG}/confirmed"), page.url
+    # The answer to confirming shows the one-time withdrawal code.
+    assert re.fullmatch(r"[A-Z2-9]{4}(-[A-Z2-9]{4}){3}", page.locator(".withdraw-code code").inner_text())
+    if lang == "ar":
+        page.screenshot(path=str(artifacts / "ar-confirmed.png"), full_page=True)
+        assert overlaps(page) == []
 
-    # Published as chosen: full name on the letter page, and counted once.
+    # Published as chosen once its batch is (here each name is a batch): full name on
+    # the letter page, and counted once.
+    assert site.flask("signatures", "publish").returncode == 0
     page.goto(f"{site.base}/{lang}/letters/{SLUG}/")
     assert person["name"] in page.locator("section.recent").inner_text()
     count_after = int(re.sub(r"\D", "", page.locator(".counts strong").first.inner_text()))
@@ -89,7 +95,7 @@ def test_form_errors_without_javascript(site, page):
     page.fill("#name", "سارة")
     page.fill("#email", "not-an-address")
     page.locator("form.sign-form button[type=submit]").click()
-    assert page.url.endswith(f"/ar/letters/{SLUG}/sign")
+    assert page.url.endswith(f"/ar/letters/{SLUG}/sign#error-summary")  # the summary is in view
     summary = page.locator(".error-summary")
     assert summary.is_visible()
     assert page.locator("#name").input_value() == "سارة"

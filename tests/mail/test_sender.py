@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, update
@@ -97,12 +98,28 @@ def test_refused_and_unreadable_rows_are_rescheduled(smtp_app, server, caplog):
 
 def test_a_claimed_row_is_not_claimed_again(smtp_app, server):
     queue(2)
-    claim = sender._statements(db.engine.dialect.name)[0]
+    claim = sender._statements(db.engine.dialect.name).claim
     now = sender.utcnow()
     with db.engine.connect() as conn:
-        first = conn.execute(claim, {"now": now, "lease": now + sender.LEASE, "limit": 1}).all()
+        first = conn.execute(claim, {"now": now, "lease": now + timedelta(seconds=60), "limit": 1}).all()
         conn.commit()
-        second = conn.execute(claim, {"now": now, "lease": now + sender.LEASE, "limit": 5}).all()
+        second = conn.execute(claim, {"now": now, "lease": now + timedelta(seconds=60), "limit": 5}).all()
         conn.commit()
     assert len(first) == 1 and len(second) == 1 and first[0].id != second[0].id
     assert sender.deliver_due() == (0, 0)  # both leased
+
+
+def test_development_mail_files_never_overwrite_each_other(tmp_path, capsys):
+    """Three messages in one second with the same row id (SQLite reuses the ids of
+    deleted rows) leave three files."""
+    from types import SimpleNamespace
+
+    console = sender.ConsoleBackend(SimpleNamespace(OUTBOX_DIR=str(tmp_path / "outbox")))
+    batch = [sender.render(mail.Message(to=f"p{i}@example.org", subject=f"S{i}", text=f"text {i}\n"),
+                           "Open letters <letters@example.org>", row_id=1) for i in range(3)]
+    for out in batch:
+        assert console.send_batch([out]) == {1: None}
+    files = sorted((tmp_path / "outbox").glob("*.eml"))
+    assert len(files) == 3
+    assert sorted(f"p{i}@example.org" in f.read_text() for i in range(3) for f in files).count(True) == 3
+    assert all(f.stat().st_mode & 0o077 == 0 for f in files)  # personal data: owner only

@@ -10,6 +10,7 @@ from petition.extensions import db
 from petition.letters import services as letters
 from petition.organisations import queries, services
 from petition.organisations.models import Organisation
+from petition.signing import withdraw_codes
 from tests.console.support import make_user
 from tests.helpers import links_in, outbox_messages, process_intake
 
@@ -33,9 +34,9 @@ def _signed_and_confirmed(app, **overrides) -> Organisation:
     row = letters.letter_row(SLUG)
     services.sign(db.session, row, request(**overrides))
     db.session.commit()
-    token = _token(app, "confirm")
-    org = services.confirm(db.session, token)
+    org, code = services.confirm(db.session, _token(app, "confirm"))
     db.session.commit()
+    assert withdraw_codes.normalise(code)
     return org
 
 
@@ -153,16 +154,18 @@ def test_reject_with_reason_in_the_contacts_language(app):
     org = _signed_and_confirmed(app, lang="ar")
     services.reject(db.session, org, None, "لم نتمكن من التحقق من المنظمة")
     db.session.commit()
-    assert org.status == "rejected" and org.rejection_reason.startswith("لم")
     message = outbox_messages(app)[-1]
     assert message.lang == "ar" and "لم نتمكن من التحقق من المنظمة" in message.text
     assert 'dir="rtl"' in message.html
+    # Nothing of it is kept (issue 13, item 6), and no link to delete what is gone.
+    assert db.session.scalar(select(db.func.count()).select_from(Organisation)) == 0
+    assert "/withdraw/" not in message.text and "/withdraw/" not in message.html
     # A rejected organisation may ask again: a new pending request, with a new link.
     services.sign(db.session, letters.letter_row(SLUG), request(lang="ar"))
     db.session.commit()
     process_intake(app)
-    statuses = sorted(o.status for o in db.session.scalars(select(Organisation)))
-    assert statuses == ["pending", "rejected"]
+    again = db.session.scalar(select(Organisation))
+    assert again.status == "pending" and again.rejection_reason is None
 
 
 def test_approval_can_be_taken_back(app):

@@ -62,3 +62,66 @@ def test_health_is_not_rate_limited(make_app):
 
 def test_only_get(client):
     assert client.post("/healthz").status_code == 405
+
+
+# ---- "can write", not only "answers" ---------------------------------------------------
+
+import os  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+
+from petition.extensions import db  # noqa: E402
+from tests.helpers import TEST_DATABASE_URL  # noqa: E402
+
+sqlite_only = pytest.mark.skipif(bool(TEST_DATABASE_URL), reason="SQLite's file checks (the suite runs on PostgreSQL)")
+
+
+@sqlite_only
+def test_a_read_only_sqlite_file_is_unhealthy(make_app, tmp_path):
+    if not shutil.which("chattr"):
+        pytest.skip("chattr is not installed")
+    app = make_app()
+    client = app.test_client()
+    assert client.get("/healthz").status_code == 200
+    path = tmp_path / "test.db"
+    # Immutable: even root cannot open it for writing (permission bits would not stop root).
+    if subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode != 0:
+        pytest.skip("this file system does not support chattr +i")
+    try:
+        with app.app_context():
+            db.engine.dispose()  # new connections, opened on the read-only file
+        response = client.get("/healthz")
+        assert response.status_code == 503
+        assert response.json["checks"]["database"] == "error"
+        assert client.get("/en/").status_code == 200  # reading still works
+    finally:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+    with app.app_context():
+        db.engine.dispose()
+    assert client.get("/healthz").status_code == 200
+
+
+@sqlite_only
+def test_a_full_disk_under_sqlite_is_unhealthy(make_app, monkeypatch):
+    app = make_app()
+    client = app.test_client()
+    real = os.statvfs
+
+    class Full:
+        def __init__(self, stats):
+            self.f_flag, self.f_frsize, self.f_bavail = stats.f_flag, stats.f_frsize, 10
+
+    monkeypatch.setattr(os, "statvfs", lambda path: Full(real(path)))
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json["checks"]["database"] == "error"
+
+
+@pytest.mark.skipif(not TEST_DATABASE_URL, reason="TEST_DATABASE_URL is not set")
+def test_a_read_only_postgresql_session_is_unhealthy(tmp_path):
+    separator = "&" if "?" in TEST_DATABASE_URL else "?"
+    url = TEST_DATABASE_URL + separator + "options=-c%20default_transaction_read_only%3Don"
+    app = create_app(make_config(tmp_path, DATABASE_URL=url))
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.json["checks"]["database"] == "error"

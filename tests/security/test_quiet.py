@@ -183,3 +183,84 @@ def test_the_organisation_form_has_the_same_quiet_defences(quiet_app, lang):
     with quiet_app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Organisation)) == 1
         assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 1
+
+
+# ---- one use per stamp -----------------------------------------------------------------------
+
+def test_a_stamp_and_csrf_token_cannot_be_replayed_by_a_script(quiet_app, caplog):
+    """Attack: fetch the form once, then post its stamp and CSRF token again and again
+    (for six hours) with a new address each time. Only the first post counts; the rest
+    get the same answer a person gets and nothing is stored or sent."""
+    import logging
+
+    caplog.set_level(logging.INFO, logger="petition.security")
+    client = quiet_app.test_client()
+    page = client.get(f"/en/letters/{SLUG}/sign")
+    stamp = stamp_from(quiet_app, 30)
+    answers = []
+    for i in range(5):
+        response = client.post(f"/en/letters/{SLUG}/sign", data=fields(page.text, email=f"victim{i}@example.org",
+                                                                       started=stamp))
+        answers.append((response.status_code, response.headers.get("Location")))
+    assert len(set(answers)) == 1 and answers[0][0] == 303
+    assert stored(quiet_app) == (1, 1)
+    assert caplog.text.count("quiet rejection on signing.sign: replayed") == 4
+    # A fresh page gives a fresh stamp.
+    page = client.get(f"/en/letters/{SLUG}/sign")
+    fresh = form_values(page.text)["started"]
+    with quiet_app.test_request_context():
+        assert quiet.check("", fresh, now=time.time() + 10) is None
+        assert quiet.check("", fresh, now=time.time() + 10) == "replayed"
+
+
+def test_the_organisation_stamp_is_one_use_too(quiet_app):
+    from petition.organisations.models import Organisation
+
+    client = quiet_app.test_client()
+    path = f"/en/letters/{SLUG}/organisations/sign"
+    page = client.get(path)
+    stamp = stamp_from(quiet_app, 30)
+    for i in range(3):
+        assert client.post(path, data=org_fields(page.text, started=stamp, contact_email=f"c{i}@example.org",
+                                                 name=f"Org {i}")).status_code == 303
+    with quiet_app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Organisation)) == 1
+
+
+def test_a_restamped_form_cannot_outlive_the_first_showing(quiet_app):
+    """The fresh stamp a corrected form carries keeps the original start time, so
+    validation errors cannot stretch a stamp's life past FORM_MAX_AGE_HOURS."""
+    with quiet_app.test_request_context():
+        old = quiet.issue_stamp(time.time() - 7 * 3600)
+        assert quiet.check("", old) == "stale"
+
+
+def test_used_stamps_fail_open_when_the_storage_is_down(quiet_app, caplog):
+    """Fault: the limiter's storage (Redis) is unreachable: people still sign."""
+    class Down:
+        def __getattr__(self, name):
+            def fail(*args, **kwargs):
+                raise ConnectionError("storage down")
+            return fail
+
+    quiet_app.extensions["petition.ephemeral"] = Down()
+    client = quiet_app.test_client()
+    page = client.get(f"/en/letters/{SLUG}/sign")
+    response = client.post(f"/en/letters/{SLUG}/sign", data=fields(page.text, started=stamp_from(quiet_app, 30)))
+    assert response.status_code == 303
+    assert stored(quiet_app) == (1, 1)
+    assert "short-lived counters unavailable" in caplog.text
+
+
+def test_the_storage_holds_no_nonce_in_the_clear(quiet_app):
+    import json
+
+    from itsdangerous import URLSafeTimedSerializer
+
+    with quiet_app.test_request_context():
+        stamp = quiet.issue_stamp(time.time() - 30)
+        nonce = URLSafeTimedSerializer(quiet_app.config["SECRET_KEY"], salt=quiet.SALT).loads(stamp)[1]
+        assert quiet.check("", stamp) is None
+        keys = list(quiet_app.extensions["petition.ephemeral"].storage)
+    assert keys and not any(nonce in key for key in keys)
+    assert json.dumps(keys).count("form-stamp") == 1

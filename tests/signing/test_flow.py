@@ -10,7 +10,7 @@ from petition.extensions import db
 from petition.letters import services as letters
 from petition.mail.sender import drain
 from petition.signing.models import Signature
-from tests.helpers import form_values, links_in, plain_body, sign_letter
+from tests.helpers import form_values, links_in, plain_body, publish_names, sign_letter, withdraw_code_in
 
 LANGS = ["en", "fr", "ar", "el"]
 
@@ -63,7 +63,11 @@ def test_sign_confirm_withdraw(smtp_app, smtp_server, lang):
     assert page.headers["Cache-Control"] == "no-store"
     data = form_values(page.text) | {"public_visibility": "full", "bundle_visibility": "named"}
     confirmed = client.post(confirm_path, data=data)
-    assert confirmed.status_code == 303
+    assert confirmed.status_code == 200
+    withdraw_code_in(confirmed.text)
+    # Counted at once; listed with its publication batch (signing/publication.py).
+    assert "Nour Khalil" not in client.get(f"/{lang}/letters/secure-our-socials/").text
+    assert publish_names(smtp_app) == 1
     letter_page = client.get(f"/{lang}/letters/secure-our-socials/")
     assert f"<bdi>Nour Khalil</bdi>{comma}<bdi>Journalist</bdi>" in letter_page.text
     assert f"(Facebook{comma}Instagram)" in letter_page.text

@@ -1,14 +1,14 @@
 """Signing requests go through an encrypted intake; per-mailbox mail quotas; pending
 signatures are one per request; no address domain in the clear.
 
-Revision ID: 0002_intake
-Revises: 0001
+Revision ID: intake_0003
+Revises: delivery_0002
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = "0002_intake"
-down_revision = "0001"
+revision = "intake_0003"
+down_revision = "delivery_0002"
 branch_labels = None
 depends_on = None
 

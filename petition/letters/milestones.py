@@ -1,0 +1,148 @@
+"""Milestones: when a letter's count reaches its goal, the signers who asked for updates
+get one email (per milestone, ever), and with auto_goal the goal moves to the next round
+number.
+
+Nothing of this runs on the signing path: the sweep runs in the job worker every
+SWEEP_SECONDS (and from `letters sync` / `jobs run-pending`), reads each open letter's
+count from its shards, and records a reached goal as a row whose (letter, goal) pair is
+unique, so two workers sweeping at once still write one milestone and queue one mailing.
+The mailing is a job ("milestones.send") that goes out exactly like a lead's update
+(console.updates): batched, resumable, in each signer's language, discreet subject and
+sender when the letter asks for them, one-click unsubscribe.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+
+from flask_babel import force_locale, format_number, gettext as _
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from petition.jobs import runner
+from petition.jobs.models import Job
+from petition.letters import services
+from petition.letters.models import Letter, Milestone
+from petition.letters.progress import next_round
+from petition.signing.models import Signature, SignatureCounter
+
+log = logging.getLogger("petition.letters")
+
+KIND = "milestones.send"
+SWEEP_SECONDS = 30.0
+
+
+@dataclass
+class SweepReport:
+    milestones: list[str] = field(default_factory=list)
+    images: list[str] = field(default_factory=list)
+
+
+def fresh_count(session: Session, letter_id: int) -> int:
+    """The count from the shards themselves, not the per-process cache."""
+    return int(session.scalar(select(func.coalesce(func.sum(SignatureCounter.confirmed), 0))
+                              .where(SignatureCounter.letter_id == letter_id)) or 0)
+
+
+def check_letter(session: Session, row: Letter, count: int) -> Milestone | None:
+    """Record the goal as reached and queue its mailing, once; move an auto goal on.
+    Commits (or rolls back a lost race) on its own."""
+    goal = row.goal
+    if goal is None:
+        if row.auto_goal:  # no first goal in the file: the round number above today's count
+            session.execute(update(Letter).where(Letter.id == row.id, Letter.goal.is_(None))
+                            .values(goal=next_round(count)))
+            session.commit()
+            services.forget_rows()
+        return None
+    if count < goal:
+        return None
+    if session.scalar(select(Milestone.id).where(Milestone.letter_id == row.id, Milestone.goal == goal)) is not None:
+        return None  # reached before (a goal that stays put): nothing to do, no failed insert every sweep
+    milestone = Milestone(letter_id=row.id, goal=goal)
+    session.add(milestone)
+    try:
+        session.flush()
+    except IntegrityError:  # another worker recorded it first, or it was reached before
+        session.rollback()
+        milestone = None
+    if milestone is not None:
+        runner.enqueue(session, KIND, {"milestone": milestone.id, "goal": goal, "after": 0, "queued": 0},
+                       letter_id=row.id)
+    if row.auto_goal:
+        # Only if nobody moved it meanwhile (another worker, a sync of an edited file).
+        session.execute(update(Letter).where(Letter.id == row.id, Letter.goal == goal).values(goal=next_round(count)))
+    session.commit()
+    services.forget_rows()
+    if milestone is not None:
+        log.info("letter %s reached its goal of %s signatures", row.slug, goal)
+    return milestone
+
+
+def sweep(session: Session, images: bool = True) -> SweepReport:
+    """One pass over the open letters: milestones, then share images whose band moved."""
+    from petition.letters import share_image
+
+    report = SweepReport()
+    letter_ids = list(session.scalars(select(Letter.id).where(Letter.status.in_(services.PUBLIC_STATUSES))))
+    for letter_id in letter_ids:
+        row = session.get(Letter, letter_id)
+        if row is None or services.loaded(row.slug) is None:
+            continue
+        count = fresh_count(session, row.id)
+        if row.status == "open":
+            milestone = check_letter(session, row, count)
+            if milestone is not None:
+                report.milestones.append(f"{row.slug}: {milestone.goal}")
+        if images:
+            row = session.get(Letter, letter_id)
+            report.images += share_image.refresh(session, row, count)
+    return report
+
+
+@runner.periodic(SWEEP_SECONDS)
+def _periodic_sweep() -> None:
+    from petition.extensions import db
+
+    sweep(db.session)
+
+
+# ---- the mailing -----------------------------------------------------------------------------
+
+def milestone_update(row: Letter, goal: int, lang: str):
+    """The milestone mail's text in the signer's language (the layout is an update's)."""
+    from petition.console.updates import Update
+
+    with force_locale(lang):
+        number = format_number(goal)
+        subject = _("The letter has reached %(number)s signatures", number=number)
+        body = "\n\n".join([
+            _("Thank you: together we have reached %(number)s signatures, the goal the campaign set for this letter.", number=number),
+            _("Every new name makes the letter harder to ignore. If you can, share the letter's address with people you trust."),
+        ])
+    return Update(subject=subject, body=body)
+
+
+@runner.handler(KIND)
+def send_milestone(job: Job, progress) -> dict:
+    from petition.console.updates import queue_to_opted_in
+    from petition.extensions import db
+
+    goal = int(json.loads(job.payload)["goal"])
+    row = db.session.get(Letter, job.letter_id)
+    if row is None:
+        return {"queued": 0}
+    texts: dict[str, object] = {}
+
+    def update_for(sig: Signature):
+        if sig.lang not in texts:
+            texts[sig.lang] = milestone_update(row, goal, sig.lang)
+        return texts[sig.lang]
+
+    return queue_to_opted_in(job, progress, update_for)
+
+
+def reached(session: Session, letter_id: int) -> list[Milestone]:
+    return list(session.scalars(select(Milestone).where(Milestone.letter_id == letter_id).order_by(Milestone.goal)))
