@@ -14,7 +14,7 @@ from petition import tokens
 from petition.database import writing
 from petition.extensions import db
 from petition.letters import services as letters
-from petition.signing import counters, services
+from petition.signing import counters, services, intake
 from petition.signing.models import Signature, SignatureCounter
 from tests.signing.test_concurrency import request_for
 
@@ -54,6 +54,7 @@ def test_reconcile_during_a_confirmation_surge_stays_exact(app, runner):
     for i in range(total):
         services.sign(db.session, row, request_for(f"surge{i}@example.org"))
     db.session.commit()
+    intake.drain()
     links = []
     for sig in db.session.scalars(select(Signature).order_by(Signature.id)):
         confirm_nonce, confirm_hash = tokens.new_nonce()
