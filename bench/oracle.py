@@ -66,7 +66,8 @@ def prepare(stack: Stack, n: int, run: str) -> dict[str, list[str]]:
     from petition.signing import intake, services
     from petition.signing.models import Signature
 
-    addresses = {kind: [f"oracle-{run}-{kind}-{i}@example.org" for i in range(n)] for kind in CLASSES}
+    # The same length for every class: the address's length must not be what differs.
+    addresses = {kind: [f"oracle-{run}-{k}{i:06d}@example.org" for i in range(n)] for k, kind in enumerate(CLASSES)}
     app = stack.app()
     with app.test_request_context("/en/"):
         row = letters.letter_row(SLUG)
