@@ -16,6 +16,7 @@ from flask import current_app
 from flask_babel import format_number, gettext as _
 from sqlalchemy import select
 
+from petition.deliveries import services as deliveries
 from petition.extensions import db
 from petition.letters import services
 from petition.letters.models import Letter, Milestone, PublishedUpdate
@@ -47,8 +48,6 @@ def _stamp(value: datetime) -> str:
 
 
 def letter_entries(row: Letter, lang: str) -> list[Entry]:
-    from petition.bundles import queries as bundle_queries
-
     letter = services.loaded(row.slug)
     title = letter.text_for(lang).front.title
     page = public_url("letters.show", slug=row.slug, lang=lang)
@@ -61,14 +60,13 @@ def letter_entries(row: Letter, lang: str) -> list[Entry]:
                              _("The letter has reached its goal of %(number)s signatures.", number=number)))
     for update in db.session.scalars(select(PublishedUpdate).where(PublishedUpdate.letter_id == row.id)):
         entries.append(Entry(f"{row.slug}/update/{update.id}", update.subject, update.published_at, page, update.body))
-    # Deliveries: whatever bundles.queries.deliveries() publishes on the letter page (the
-    # delivery records of issue 16 plug in there, and so appear here too).
-    for delivery in bundle_queries.deliveries(row.id):
+    # Deliveries: what the public delivery log shows (built from the log alone).
+    for delivery in deliveries.public_summaries(db.session, row.id):
         on = datetime.combine(delivery.delivered_on, time(12, 0), tzinfo=timezone.utc)
-        entries.append(Entry(f"{row.slug}/delivery/{delivery.bundle_id}/{delivery.addressee}",
-                             _("%(title)s: delivered to %(addressee)s", title=title, addressee=delivery.addressee),
+        entries.append(Entry(f"{row.slug}/delivery/{delivery.delivery_id}",
+                             _("%(title)s: delivered to %(addressee)s", title=title, addressee=delivery.label),
                              on, page,
-                             _("Delivered to %(addressee)s on %(date)s.", addressee=delivery.addressee,
+                             _("Delivered to %(addressee)s on %(date)s.", addressee=delivery.label,
                                date=delivery.delivered_on.isoformat())))
     return entries
 

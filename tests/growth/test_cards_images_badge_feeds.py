@@ -213,9 +213,14 @@ def assert_valid_atom(data: bytes) -> ET.Element:
     return root
 
 
-def test_letter_feed_has_milestones_published_updates_and_deliveries(app, client):
-    from petition.bundles.models import Bundle, Delivery
+def test_letter_feed_has_milestones_published_updates_and_deliveries(app, client, tmp_path):
+    from petition.bundles import signing_keys
     from petition.console import updates
+    from tests.deliveries.conftest import build_bundle
+
+    config = app.config["PETITION"]
+    config.BUNDLE_PKCS12_PATH, config.BUNDLE_WORKERS = str(tmp_path / "keys" / "signing.p12"), 0
+    signing_keys.init_keys(config, "Test campaign signer", "Test campaign")
 
     set_goal(app, SLUG, 10)
     set_count(app, SLUG, 12)
@@ -224,12 +229,11 @@ def test_letter_feed_has_milestones_published_updates_and_deliveries(app, client
         row = services.letter_row(SLUG)
         updates.request_send(db.session, row, None, updates.Update("Meta answered", "Public <news> & more"), publish=True)
         updates.request_send(db.session, row, None, updates.Update("Secret meeting", "Only for signers"))
-        db.session.add(Bundle(id="b" * 16, letter_id=row.id, lang="en", version_hash="v" * 64, sha256="c" * 64,
-                              pages=3, size_bytes=100, manifest="{}", pdf=b"%PDF"))
-        db.session.flush()
-        db.session.add(Delivery(letter_id=row.id, bundle_id="b" * 16, addressee="Meta", delivered_on=date(2026, 3, 1),
-                                channel="email"))
         db.session.commit()
+    bundle = build_bundle(app, SLUG, built_on=date(2026, 2, 27))
+    recorded = app.test_cli_runner().invoke(args=["deliveries", "record", SLUG, "--company", "Meta",
+                                                  "--bundle", bundle.id, "--on", "2026-03-01"])
+    assert recorded.exit_code == 0, recorded.output
     response = client.get(f"/ar/letters/{SLUG}/feed.atom")
     assert response.status_code == 200 and response.mimetype == "application/atom+xml"
     assert "Set-Cookie" not in response.headers and response.headers["Cache-Control"] == "public, max-age=300"
