@@ -153,6 +153,7 @@ def _import_models() -> None:
     from petition.letters import models as _letters  # noqa: F401
     from petition.mail import models as _mail  # noqa: F401
     from petition.organisations import models as _organisations  # noqa: F401
+    from petition.paper import models as _paper  # noqa: F401
     from petition.signing import models as _signing  # noqa: F401
 
 
