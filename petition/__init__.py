@@ -84,6 +84,9 @@ def create_app(config: Config | None = None) -> Flask:
     from petition.bundles.views import make_blueprint as bundles_blueprint
 
     app.register_blueprint(bundles_blueprint())
+    from petition.paper.views import make_blueprint as paper_blueprint
+
+    app.register_blueprint(paper_blueprint())
     app.cli.add_command(bundle_cli)
     app.cli.add_command(keys_cli)
 
