@@ -355,9 +355,15 @@ def build(session: Session, row: Letter, lang: str, *, built_by: User | None = N
             report(92, "signing")
             signed_path = os.path.join(spool.directory, "signed.pdf")
             with open(unsigned_path, "rb") as source, open(signed_path, "w+b") as output:
-                signed = signing_keys.sign_file(
-                    source, output, signer, reason=_("Delivery of the open letter and its signatures"),
-                    stamper=stamper, authority=authority, roots=roots)
+                try:
+                    signed = signing_keys.sign_file(
+                        source, output, signer, reason=_("Delivery of the open letter and its signatures"),
+                        stamper=stamper, authority=authority, roots=roots)
+                except signing_keys.TIMESTAMP_ERRORS as exc:
+                    if stamper is None:
+                        raise
+                    raise BundleError(f"the timestamp authority {authority} did not give a timestamp "
+                                      f"({type(exc).__name__}); no bundle was stored") from exc
             os.unlink(unsigned_path)
             sha256, size = _file_digest(signed_path)
 

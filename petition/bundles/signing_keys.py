@@ -178,6 +178,19 @@ class Signed:
     timestamp: Timestamp | None
 
 
+def _timestamp_errors() -> tuple[type[BaseException], ...]:
+    import asyncio
+
+    import aiohttp
+    from pyhanko.sign.timestamps import TimestampRequestError
+
+    return (TimestampRequestError, aiohttp.ClientError, asyncio.TimeoutError, OSError)
+
+
+# What a timestamp authority that is down, slow or answering nonsense raises.
+TIMESTAMP_ERRORS = _timestamp_errors()
+
+
 def timestamper(config: Config):
     """The configured timestamp authority's client, or None (BUNDLE_TSA_URL empty)."""
     if not config.BUNDLE_TSA_URL:
