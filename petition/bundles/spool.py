@@ -218,7 +218,7 @@ def _collect_paper(connection, spool: Spool, letter_id: int, batch: int) -> None
         for bundle_visibility, name_enc, country, collected_on, place in rows:
             spool.paper_included += 1
             spool.countries[country or "ZZ"] += 1
-            if bundle_visibility == "named":
+            if bundle_visibility == "named" and name_enc:  # no name left after a purge
                 spool.paper.append((name_enc, country or "ZZ", collected_on.isoformat(), place))
     result.close()
 
