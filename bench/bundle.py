@@ -97,8 +97,11 @@ def _app(database_url: str, tmp: Path, workers: int):
     from petition import create_app
     from petition.config import Config
 
+    key_file = tmp / "data_key"  # the seeding and the building process share it
+    if not key_file.exists():
+        key_file.write_text(Fernet.generate_key().decode())
     config = Config.from_env(env={}, ENV="testing", SECRET_KEY="bench-secret-" + "x" * 40,
-                             HASH_KEY="bench-hash-" + "y" * 40, DATA_KEYS=[Fernet.generate_key().decode()],
+                             HASH_KEY="bench-hash-" + "y" * 40, DATA_KEYS=[key_file.read_text().strip()],
                              DATABASE_URL=database_url, PUBLIC_URL="https://letters.example",
                              OUTBOX_IN_PROCESS=False, OUTBOX_DIR=str(tmp / "outbox"), RATELIMIT_ENABLED=False,
                              BUNDLE_PKCS12_PATH=str(tmp / "signing.p12"), BUNDLE_WORKERS=workers)

@@ -9,9 +9,8 @@ minute and two processes). Its steps, in order:
    front part's page count.
 2. render: the front part (WeasyPrint, tagged PDF/UA) and the signatory chunks (fpdf2) in
    the bounded worker pool, each with its final "page X of Y", chunks written to disk.
-3. join on disk (pikepdf: the front part's catalogue, so its tags and language, with the
-   chunks' pages appended; page contents are copied from file to file at save time),
-   sign file to file with pyHanko (with an RFC 3161 timestamp when BUNDLE_TSA_URL is
+3. join into a file (pdf/joining.py: the front part's catalogue, so its tags and
+   language, with the chunks' pages appended), sign file to file with pyHanko (with an RFC 3161 timestamp when BUNDLE_TSA_URL is
    set), hash, write the Bundle row and its receipts (streamed from the spool) in the
    caller's transaction. The manifest is stored without its receipt list, which
    manifest_chunks() streams from bundle_receipts: nothing of size N is held in memory.
@@ -345,7 +344,7 @@ def build(session: Session, row: Letter, lang: str, *, built_by: User | None = N
                 "/Title": text.front.title,
                 "/Subject": _("Signatures delivered with the open letter"),
                 "/Creator": "petition bundles",
-                "/Producer": "WeasyPrint, fpdf2, pikepdf, pyHanko",
+                "/Producer": "WeasyPrint, fpdf2, pypdf, pyHanko",
             })
             if pages != total:
                 raise RuntimeError(f"bundle has {pages} pages, expected {total}")

