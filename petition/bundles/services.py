@@ -344,7 +344,7 @@ def build(session: Session, row: Letter, lang: str, *, built_by: User | None = N
                 "/Title": text.front.title,
                 "/Subject": _("Signatures delivered with the open letter"),
                 "/Creator": "petition bundles",
-                "/Producer": "WeasyPrint, fpdf2, pypdf, pyHanko",
+                "/Producer": "WeasyPrint, fpdf2, qpdf, pyHanko",
             })
             if pages != total:
                 raise RuntimeError(f"bundle has {pages} pages, expected {total}")

@@ -143,10 +143,10 @@ def test_the_bundle_is_tagged_and_has_a_language(bundle_app, lang):
     built = build(lang)
     reader = pypdf.PdfReader(io.BytesIO(built.pdf))
     root = reader.trailer["/Root"]
-    assert root["/MarkInfo"]["/Marked"] is True
+    assert bool(root["/MarkInfo"]["/Marked"]) is True
     tree = root["/StructTreeRoot"].get_object()
     assert tree["/K"]  # a structure tree with content
     assert root["/Lang"] == lang
-    assert root["/ViewerPreferences"]["/DisplayDocTitle"] is True
+    assert bool(root["/ViewerPreferences"]["/DisplayDocTitle"]) is True
     titles = [item.title for item in reader.outline if not isinstance(item, list)]
     assert "Individual signatories" in titles or len(titles) >= 2

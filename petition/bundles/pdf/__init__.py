@@ -2,7 +2,7 @@
 
 A bundle is cover + letter + organisations (typeset by WeasyPrint), then the named
 signatories, the paper signatures and the per-country table (drawn by fpdf2 with HarfBuzz
-shaping), joined into a file with pypdf (joining.py) and signed last, file to file, with
+shaping), joined into a file by qpdf through pikepdf (joining.py) and signed last, file to file, with
 pyHanko. Measured on this 2-core machine (see
 ../shared/PDF-NOTES.md and bench/bundle.py):
 
