@@ -1,7 +1,7 @@
 """paper signatures; bundle signature level and timestamp
 
 Revision ID: bundle_0001
-Revises: growth_0002
+Revises: delivery_0002
 Create Date: 2026-11-29 22:05:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = 'bundle_0001'
-down_revision = 'growth_0002'
+down_revision = 'delivery_0002'
 branch_labels = None
 depends_on = None
 

@@ -14,7 +14,7 @@ def columns(table: str) -> set[str]:
 
 
 def test_bundle_0001_adds_paper_tables_and_timestamp_columns(migration_app):  # noqa: F811
-    upgrade(revision="growth_0002")
+    upgrade(revision="delivery_0002")
     assert "paper_signatures" not in tables()
     upgrade(revision="bundle_0001")
     assert {"paper_signatures", "paper_imports"} <= tables()
@@ -23,6 +23,6 @@ def test_bundle_0001_adds_paper_tables_and_timestamp_columns(migration_app):  # 
     assert not {"name", "full_name", "email", "ip"} & paper  # the name is never stored in the clear
     assert {"signature_level", "timestamped_at", "timestamp_authority"} <= columns("bundles")
     db.session.commit()  # end the read's transaction: on PostgreSQL it would block the downgrade's DROP TABLE
-    downgrade(revision="growth_0002")
+    downgrade(revision="delivery_0002")
     assert not {"paper_signatures", "paper_imports"} & tables()
     assert not {"signature_level", "timestamped_at"} & columns("bundles")
