@@ -382,6 +382,7 @@ def rotate_keys(session: Session, batch: int = 500) -> dict[str, int]:
     from petition.bundles.models import Bundle
     from petition.console.models import User
     from petition.deliveries.models import Delivery
+    from petition.paper.models import PaperSignature
 
     columns = [
         (Signature, ("email_enc", "name_enc", "affiliation_enc")),
@@ -390,6 +391,7 @@ def rotate_keys(session: Session, batch: int = 500) -> dict[str, int]:
         (OutboxMessage, ("payload_enc",)),
         (Bundle, ("pdf_key",)),
         (Delivery, ("recipient_enc",)),
+        (PaperSignature, ("name_enc",)),
     ]
     done: dict[str, int] = {}
     for model, names in columns:

@@ -196,3 +196,28 @@ def test_the_bundle_lists_paper_signatures_in_their_own_section(bundle_app):
     assert order == sorted(order) and len(order) == 3
     assert f"page {len(pages)} of {len(pages)}" in squash(pages[-1])
 
+
+
+def test_rotating_data_keys_re_encrypts_paper_names(bundle_app):
+    """After a rotation the old key can be dropped: paper names stay readable (and the
+    bundle still prints them)."""
+    from cryptography.fernet import Fernet
+
+    from petition.privacy.services import rotate_keys
+
+    _import("name,country,bundle,collected_on,place\nNadia Rahal,LB,named,2026-03-08,Beirut\n")
+    config = bundle_app.config["PETITION"]
+    old = list(config.DATA_KEYS)
+    config.DATA_KEYS = [Fernet.generate_key().decode()] + old
+    try:
+        done = rotate_keys(db.session)
+        db.session.commit()
+        assert done["paper_signatures"] == 1
+        config.DATA_KEYS = config.DATA_KEYS[:1]  # the old key is dropped
+        db.session.expire_all()
+        token = db.session.scalar(select(PaperSignature.name_enc))
+        assert decrypt(token) == "Nadia Rahal"
+        assert "Nadia Rahal" in squash(" ".join(pdf_text(services.build(
+            db.session, letters.letter_row("secure-our-socials"), "en").pdf)))
+    finally:
+        config.DATA_KEYS = old
