@@ -84,6 +84,9 @@ def create_app(config: Config | None = None) -> Flask:
     from petition.bundles.views import make_blueprint as bundles_blueprint
 
     app.register_blueprint(bundles_blueprint())
+    from petition.paper.views import make_blueprint as paper_blueprint
+
+    app.register_blueprint(paper_blueprint())
     app.cli.add_command(bundle_cli)
     app.cli.add_command(keys_cli)
 
@@ -153,6 +156,7 @@ def _import_models() -> None:
     from petition.letters import models as _letters  # noqa: F401
     from petition.mail import models as _mail  # noqa: F401
     from petition.organisations import models as _organisations  # noqa: F401
+    from petition.paper import models as _paper  # noqa: F401
     from petition.signing import models as _signing  # noqa: F401
 
 

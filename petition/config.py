@@ -166,6 +166,17 @@ class Config:
     BUNDLE_PKCS12_PASSPHRASE: str = ""
     # Worker processes rendering the signatory pages (0: in the building process).
     BUNDLE_WORKERS: int = 2
+    # An RFC 3161 timestamp authority (http:// or https:// URL). Set, every bundle's
+    # signature carries a trusted time (PAdES B-T); empty, bundles are signed without one
+    # and their cover and manifest say so.
+    BUNDLE_TSA_URL: str = ""
+    BUNDLE_TSA_USERNAME: str = ""
+    BUNDLE_TSA_PASSWORD: str = ""
+    BUNDLE_TSA_TIMEOUT: int = 20
+    # PEM file of the certificates that anchor the TSA's and the signing certificate's
+    # chains. With it, the chains and any revocation data (OCSP/CRL) that can be fetched
+    # are embedded and a document timestamp added (PAdES B-LTA); without it, B-T.
+    BUNDLE_TRUST_ROOTS: str = ""
 
     @property
     def is_production(self) -> bool:
@@ -272,6 +283,10 @@ class Config:
         if self.PUBLICATION_BATCH_OTHERS < 0 or self.PUBLICATION_MAX_DELAY_HOURS < 0 or self.PUBLICATION_CHECK_SECONDS < 1:
             problems.append("PUBLICATION_BATCH_OTHERS and PUBLICATION_MAX_DELAY_HOURS must be 0 or more, "
                             "PUBLICATION_CHECK_SECONDS at least 1")
+        if self.BUNDLE_TSA_URL and not self.BUNDLE_TSA_URL.startswith(("http://", "https://")):
+            problems.append("BUNDLE_TSA_URL must be an http:// or https:// address")
+        if self.BUNDLE_TRUST_ROOTS and not self.BUNDLE_TSA_URL:
+            problems.append("BUNDLE_TRUST_ROOTS needs BUNDLE_TSA_URL (long-term validation starts from a timestamp)")
         if self.MIN_FILL_SECONDS < 0 or self.FORM_MAX_AGE_HOURS < 1:
             problems.append("MIN_FILL_SECONDS must be 0 or more and FORM_MAX_AGE_HOURS at least 1")
         if self.ENV == "production":

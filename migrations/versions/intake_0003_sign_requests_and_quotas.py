@@ -2,13 +2,13 @@
 signatures are one per request; no address domain in the clear.
 
 Revision ID: intake_0003
-Revises: delivery_0002
+Revises: bundle_0001
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = "intake_0003"
-down_revision = "delivery_0002"
+down_revision = "bundle_0001"
 branch_labels = None
 depends_on = None
 

@@ -53,9 +53,14 @@ def build(slug: str, lang: str, output: Path | None, workers: int | None) -> Non
     if output:
         output.write_bytes(built.pdf)
         manifest_path = output.with_name(output.name + ".manifest.json")
-        manifest_path.write_text(built.manifest, encoding="utf-8")
+        with manifest_path.open("w", encoding="utf-8") as handle:
+            for piece in services.manifest_chunks(db.session, bundle):
+                handle.write(piece)
         click.echo(f"wrote {output} and {manifest_path}")
     click.echo(f"bundle {bundle.id}: {bundle.pages} pages, {bundle.size_bytes} bytes, sha256 {bundle.sha256}")
+    stamp = services.timestamp_of(bundle)
+    click.echo(f"timestamp {stamp['time']} from {stamp['authority']} ({stamp['level']})" if stamp
+               else "no trusted timestamp (BUNDLE_TSA_URL is not set)")
 
 
 @click.group("keys", help="The key and certificate that sign delivery bundles.")

@@ -23,4 +23,5 @@ def build_bundle(job: Job, progress: Progress) -> dict:
     built = services.build(db.session, row, payload.get("lang", ""), built_by=user, progress=progress)
     audit.record(db.session, user, "bundle.build", row.id, bundle=built.bundle.id, lang=built.bundle.lang)
     db.session.commit()
-    return {"bundle_id": built.bundle.id, "sha256": built.bundle.sha256, "pages": built.bundle.pages}
+    return {"bundle_id": built.bundle.id, "sha256": built.bundle.sha256, "pages": built.bundle.pages,
+            "timestamp": services.timestamp_of(built.bundle)}

@@ -26,7 +26,12 @@ class Bundle(db.Model):
     sha256: Mapped[str] = mapped_column(String(64))
     pages: Mapped[int] = mapped_column(Integer)
     size_bytes: Mapped[int] = mapped_column(Integer)
-    manifest: Mapped[str] = mapped_column(Text)  # JSON, as written beside the PDF
+    manifest: Mapped[str] = mapped_column(Text)  # JSON, as written beside the PDF (receipts: see services.manifest_chunks)
+    # The signature's PAdES level (PAdES-B-B, -B-T, -B-LTA) and, from B-T on, the time its
+    # RFC 3161 timestamp vouches for and the authority that issued it.
+    signature_level: Mapped[str | None] = mapped_column(String(16))
+    timestamped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    timestamp_authority: Mapped[str | None] = mapped_column(String(300))
     # The PDF's own key, Fernet-wrapped under DATA_KEYS (set by storage.store for every bundle;
     # nullable only because SQLite cannot add a NOT NULL column to a table with rows).
     pdf_key: Mapped[str | None] = mapped_column(Text)

@@ -155,19 +155,134 @@ def certificate_fingerprint(signer) -> str:
     return hashlib.sha256(signer.signing_cert.dump()).hexdigest()
 
 
-def sign_pdf(pdf: bytes, signer, *, reason: str, location_text: str | None = None) -> bytes:
-    """A PAdES B-B signature (SHA-256) over the whole file, as an incremental update."""
+# PAdES levels, as the manifest and the cover name them.
+LEVEL_BB, LEVEL_BT, LEVEL_BLTA = "PAdES-B-B", "PAdES-B-T", "PAdES-B-LTA"
+
+
+@dataclass(frozen=True)
+class Timestamp:
+    """The RFC 3161 token on a bundle's signature: the time the authority vouches for."""
+
+    time: datetime  # genTime, UTC
+    authority: str  # the TSA's URL (or name, for an in-process one)
+    serial: int
+
+    def as_json(self) -> dict:
+        return {"time": self.time.astimezone(timezone.utc).isoformat(timespec="seconds"),
+                "authority": self.authority, "serial": str(self.serial)}
+
+
+@dataclass(frozen=True)
+class Signed:
+    level: str
+    timestamp: Timestamp | None
+
+
+def _timestamp_errors() -> tuple[type[BaseException], ...]:
+    import asyncio
+
+    import aiohttp
+    from pyhanko.sign.timestamps import TimestampRequestError
+
+    return (TimestampRequestError, aiohttp.ClientError, asyncio.TimeoutError, OSError)
+
+
+# What a timestamp authority that is down, slow or answering nonsense raises.
+TIMESTAMP_ERRORS = _timestamp_errors()
+
+
+def timestamper(config: Config):
+    """The configured timestamp authority's client, or None (BUNDLE_TSA_URL empty)."""
+    if not config.BUNDLE_TSA_URL:
+        return None
+    from pyhanko.sign.timestamps import HTTPTimeStamper
+
+    auth = (config.BUNDLE_TSA_USERNAME, config.BUNDLE_TSA_PASSWORD) if config.BUNDLE_TSA_USERNAME else None
+    return HTTPTimeStamper(config.BUNDLE_TSA_URL, timeout=config.BUNDLE_TSA_TIMEOUT, auth=auth)
+
+
+def trust_roots(config: Config) -> list:
+    """The certificates of BUNDLE_TRUST_ROOTS (PEM), for long-term validation data."""
+    if not config.BUNDLE_TRUST_ROOTS:
+        return []
+    from pyhanko.keys import load_certs_from_pemder
+
+    return list(load_certs_from_pemder([config.BUNDLE_TRUST_ROOTS]))
+
+
+def _keeping(inner):
+    """inner (a pyHanko TimeStamper) that also keeps the tokens it was given for real
+    digests (pyHanko first asks for one over a dummy digest, to reserve room)."""
+    from pyhanko.sign.timestamps.api import TimeStamper
+    from pyhanko.sign.timestamps.common_utils import dummy_digest
+
+    class Keeping(TimeStamper):
+        def __init__(self):
+            super().__init__()
+            self.kept: list = []
+
+        async def async_request_tsa_response(self, req):
+            response = await inner.async_request_tsa_response(req)
+            imprint = req["message_imprint"]
+            algorithm = imprint["hash_algorithm"]["algorithm"].native
+            if imprint["hashed_message"].native != dummy_digest(algorithm):
+                self.kept.append(response)
+            return response
+
+    return Keeping()
+
+
+def _token_time(response, authority: str) -> Timestamp:
+    info = response["time_stamp_token"]["content"]["encap_content_info"]["content"].parsed
+    return Timestamp(time=info["gen_time"].native.astimezone(timezone.utc), authority=authority,
+                     serial=info["serial_number"].native)
+
+
+def sign_file(source, output, signer, *, reason: str, location_text: str | None = None, stamper=None,
+              authority: str = "", roots: list | None = None) -> Signed:
+    """Sign the PDF in the binary file source into output: PAdES (SHA-256) over the whole
+    file, as an incremental update, read and written as streams (a bundle of a million
+    signatures is never held in memory whole).
+
+    With stamper (a pyHanko TimeStamper), the signature carries the authority's RFC 3161
+    timestamp (PAdES B-T). With roots as well (the certificates that anchor the signing
+    certificate's and the TSA's chains), the chains and whatever revocation data their
+    issuers publish are embedded in the document security store, followed by a document
+    timestamp (PAdES B-LTA)."""
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign import fields, signers
 
-    writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+    kept = _keeping(stamper) if stamper is not None else None
+    options = {}
+    level = LEVEL_BT if kept is not None else LEVEL_BB
+    if kept is not None and roots:
+        from pyhanko_certvalidator import ValidationContext
+
+        options = {
+            "embed_validation_info": True,
+            "use_pades_lta": True,
+            "validation_context": ValidationContext(
+                trust_roots=[*roots, signer.signing_cert], allow_fetching=True, revocation_mode="soft-fail"),
+        }
+        level = LEVEL_BLTA
+    writer = IncrementalPdfFileWriter(source, strict=False)
     meta = signers.PdfSignatureMetadata(
         field_name="BundleSignature",
         md_algorithm="sha256",
         subfilter=fields.SigSeedSubFilter.PADES,
         reason=reason,
         location=location_text,
+        **options,
     )
+    signers.sign_pdf(writer, meta, signer=signer, timestamper=kept, output=output)
+    timestamp = _token_time(kept.kept[0], authority) if kept is not None else None
+    return Signed(level, timestamp)
+
+
+def sign_pdf(pdf: bytes, signer, *, reason: str, location_text: str | None = None, stamper=None,
+             authority: str = "", roots: list | None = None) -> bytes:
+    """sign_file() for a PDF in memory (small documents, tests)."""
     out = io.BytesIO()
-    signers.sign_pdf(writer, meta, signer=signer, output=out)
+    sign_file(io.BytesIO(pdf), out, signer, reason=reason, location_text=location_text, stamper=stamper,
+              authority=authority, roots=roots)
     return out.getvalue()

@@ -141,7 +141,7 @@ def make_blueprint() -> Blueprint:
         bundle = services.bundle_of(db.session, row.id, bundle_id) or abort(404)
         audit.record(db.session, current_user, "bundle.download", row.id, bundle=bundle.id, part="manifest")
         db.session.commit()
-        return _attachment(bundle.manifest.encode("utf-8"), "application/json",
+        return _attachment(stream_with_context(services.manifest_chunks(db.session, bundle)), "application/json",
                            services.file_name(row, bundle, ".pdf.manifest.json"))
 
     # ---- public ----------------------------------------------------------------------------

@@ -88,19 +88,12 @@ def addressees(row: Letter) -> list[Addressee]:
 # ---- the bundle's facts ---------------------------------------------------------------------------
 
 def bundle_timestamp(bundle: Bundle) -> str | None:
-    """The bundle's trusted time (RFC 3161), as its manifest records it, or None.
+    """The bundle's trusted time (RFC 3161, ISO 8601 UTC) as the bundle records it, or None
+    for a bundle signed without a timestamp authority (the log then says so)."""
+    from petition.bundles import services as bundles
 
-    The hook for the bundle branch's timestamps: it reads the manifest's "timestamp"
-    (an ISO 8601 string, or an object with "time" or "gen_time"). Bundles without one
-    give None, and the log says so."""
-    try:
-        manifest = json.loads(bundle.manifest or "{}")
-    except ValueError:
-        return None
-    stamp = manifest.get("timestamp")
-    if isinstance(stamp, dict):
-        stamp = stamp.get("time") or stamp.get("gen_time")
-    return str(stamp) if stamp else None
+    stamp = bundles.timestamp_of(bundle)
+    return stamp["time"] if stamp else None
 
 
 # ---- the log --------------------------------------------------------------------------------------
@@ -467,8 +460,9 @@ def check_bundle(session: Session, bundle_id: str, expected_sha256: str, config)
     actual = hashlib.sha256(pdf).hexdigest()
     if actual != expected_sha256:
         return BundleCheck(bundle_id, False, f"the stored PDF's SHA-256 is {actual}, the log says {expected_sha256}")
+    # A PAdES B-LTA bundle also carries a document timestamp after the signature.
     try:
-        [embedded] = PdfFileReader(io.BytesIO(pdf), strict=False).embedded_signatures
+        [embedded] = PdfFileReader(io.BytesIO(pdf), strict=False).embedded_regular_signatures
     except ValueError:
         return BundleCheck(bundle_id, False, "the PDF does not carry exactly one signature")
     roots = []
@@ -484,7 +478,11 @@ def check_bundle(session: Session, bundle_id: str, expected_sha256: str, config)
         return BundleCheck(bundle_id, False, "the PDF signature does not validate (the file changed after signing)")
     if not status.trusted:
         return BundleCheck(bundle_id, False, "the PDF is signed by a certificate this site does not know")
-    if status.coverage.name != "ENTIRE_FILE":
+    # Whole file, or (B-LTA) whole revision followed only by validation data and the
+    # document timestamp, which pyHanko's difference analysis calls LTA_UPDATES.
+    lta_only = status.coverage.name == "ENTIRE_REVISION" and status.modification_level is not None \
+        and status.modification_level.name == "LTA_UPDATES"
+    if status.coverage.name != "ENTIRE_FILE" and not lta_only:
         return BundleCheck(bundle_id, False, "the signature does not cover the whole file")
     when = bundle_timestamp(bundle)
     return BundleCheck(bundle_id, True, f"signature valid, sha256 {actual}" + (f", timestamp {when}" if when else ""))

@@ -227,9 +227,15 @@ def counts(row: Letter) -> dict[str, int]:
     from petition.organisations.queries import approved_count
     from petition.signing.counters import confirmed_count
 
+    from petition.paper.services import paper_count
+
     letter = loaded(row.slug)
     initiators = len(letter.meta.initiators) if letter else 0
-    return {"individuals": confirmed_count(row.id), "organizations": initiators + approved_count(row.id)}
+    # Paper signatures are counted apart ("N online, M on paper") and in the total.
+    online = confirmed_count(row.id)
+    paper = paper_count(db.session, row.id)
+    return {"individuals": online + paper, "online": online, "paper": paper,
+            "organizations": initiators + approved_count(row.id)}
 
 
 def progress(row: Letter | LetterSnapshot, counts_: dict[str, int]):

@@ -52,6 +52,7 @@ class PurgeReport:
     organisations_scrubbed: int = 0
     organisations_deleted: int = 0
     outbox_deleted: int = 0
+    paper_names_scrubbed: int = 0
 
     def removed(self) -> dict[str, int]:
         return {k: v for k, v in asdict(self).items() if isinstance(v, int) and not isinstance(v, bool)}
@@ -66,6 +67,7 @@ class PurgeReport:
             f"{r.slug}: contact details removed from {r.organisations_scrubbed} approved organisation(s), "
             f"{r.organisations_deleted} other organisation request(s) deleted",
             f"{r.slug}: {r.outbox_deleted} unsent email(s) deleted",
+            f"{r.slug}: names removed from {r.paper_names_scrubbed} paper signature(s)",
             f"{r.slug}: kept counts, public names signers chose to show, receipt hashes",
         ]
 
@@ -118,6 +120,13 @@ def purge_letter(session: Session, row: Letter, *, now: datetime | None = None, 
     ).rowcount
     report.outbox_deleted = session.execute(
         delete(OutboxMessage).where(OutboxMessage.letter_id == row.id).execution_options(synchronize_session=False)
+    ).rowcount
+    # Paper signatures stay counted (with their country, day and place); their names go.
+    from petition.paper.models import PaperSignature
+
+    report.paper_names_scrubbed = session.execute(
+        update(PaperSignature).where(PaperSignature.letter_id == row.id, PaperSignature.name_enc != "")
+        .values(name_enc="").execution_options(synchronize_session=False)
     ).rowcount
     row.purged_at = now
     report.done = True
@@ -374,6 +383,7 @@ def rotate_keys(session: Session, batch: int = 500) -> dict[str, int]:
     from petition.bundles.models import Bundle
     from petition.console.models import User
     from petition.deliveries.models import Delivery
+    from petition.paper.models import PaperSignature
 
     columns = [
         (Signature, ("email_enc", "name_enc", "affiliation_enc", "manage_nonce_enc", "email_domain_enc")),
@@ -383,6 +393,7 @@ def rotate_keys(session: Session, batch: int = 500) -> dict[str, int]:
         (SignRequest, ("payload_enc",)),
         (Bundle, ("pdf_key",)),
         (Delivery, ("recipient_enc",)),
+        (PaperSignature, ("name_enc",)),
     ]
     # Columns encrypted by their type (EncryptedText): written again, they are encrypted
     # under the newest key.

@@ -16,13 +16,13 @@ def test_list_shape(client):
     assert set(letters) == {"secure-our-socials", "protect-women-hrds"}
     for item in letters.values():
         assert FIELDS <= set(item)
-        assert set(item["counts"]) == {"individuals", "organizations"}
+        assert set(item["counts"]) == {"individuals", "online", "paper", "organizations"}
     socials = letters["secure-our-socials"]
     assert socials["languages"] == ["en", "fr", "ar", "el"]
     assert set(socials["title"]) == {"en", "fr", "ar", "el"}
     assert socials["addressees"] == [{"company": "Meta", "platforms": ["Facebook", "Instagram"]}]
     assert socials["url"] == "http://petition.test/en/letters/secure-our-socials/"
-    assert socials["counts"] == {"individuals": 0, "organizations": 5}
+    assert socials["counts"] == {"individuals": 0, "online": 0, "paper": 0, "organizations": 5}
     assert [a["company"] for a in letters["protect-women-hrds"]["addressees"]] == ["Meta", "X", "Telegram"]
 
 

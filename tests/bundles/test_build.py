@@ -44,7 +44,8 @@ def test_each_visibility_choice(bundle_app):
     assert "and 1 more signatory who asked not to be named" in text
     assert "Lebanon" in text and "Jordan" in text
     manifest = json.loads(built.manifest)
-    assert manifest["counts"] == {"individuals": 4, "named": 3, "counted_only": 1, "organisations": 5, "countries": 4}
+    assert manifest["counts"] == {"individuals": 4, "online": 4, "named": 3, "counted_only": 1, "paper": 0,
+                                  "paper_named": 0, "organisations": 5, "countries": 4}
     receipts = set(manifest["receipts"])
     from petition.signing.services import receipt_hash
 

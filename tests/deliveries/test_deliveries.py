@@ -450,3 +450,48 @@ def test_the_company_link_is_cut_from_log_lines():
     token = "9HTj2ia0185mwJc0_ioBBd81gSSKarANQs0GZpgn-jQ"
     for line in (f'"GET /ar/company/{token} HTTP/1.1" 200', f'"POST /en/company/{token}/respond HTTP/1.1" 303'):
         assert token not in redact(line) and "/company/<token>" in redact(line)
+
+
+# ---- the bundle's trusted timestamp in the log ----------------------------------------------------
+
+@pytest.fixture
+def authority(tmp_path):
+    from tests.bundles import tsa
+
+    local, stop = tsa.start(tmp_path)
+    yield local
+    stop()
+
+
+@pytest.mark.parametrize("level", ["PAdES-B-T", "PAdES-B-LTA"])
+def test_the_log_and_verify_record_the_bundles_trusted_timestamp(make_app, tmp_path, smtp_server, authority, level):
+    from petition.bundles import services as bundles, signing_keys
+
+    extra = {"BUNDLE_TRUST_ROOTS": str(authority.root_pem)} if level == "PAdES-B-LTA" else {}
+    app = make_app(BUNDLE_PKCS12_PATH=str(tmp_path / "keys" / "signing.p12"), BUNDLE_WORKERS=0,
+                   MAIL_SERVER=smtp_server.host, MAIL_PORT=smtp_server.port, BUNDLE_TSA_URL=authority.url, **extra)
+    with app.app_context():
+        signing_keys.init_keys(app.config["PETITION"], "Test campaign signer", "Test campaign")
+    bundle = build_bundle(app)
+    link = record(app, "Meta", bundle, date.today())
+
+    with database(app) as session:
+        stamp = bundles.timestamp_of(session.get(Bundle, bundle.id))
+        assert stamp is not None and stamp["level"] == level and stamp["authority"] == authority.url
+        [entry] = services.log_entries(session, letters.letter_row(SLUG).id)
+        assert json.loads(entry.data)["bundle_timestamp"] == stamp["time"]  # in the hashed, chained entry
+        check = services.check_bundle(session, bundle.id, bundle.sha256, app.config["PETITION"])
+    assert check.ok and f"timestamp {stamp['time']}" in check.detail, check.detail
+    result = cli(app, "deliveries", "verify", SLUG)
+    assert result.exit_code == 0, result.output
+    assert stamp["time"] in app.test_client().get(link).text  # the company's page shows it
+
+
+def test_a_bundle_without_a_timestamp_is_logged_without_one(delivery_app):
+    bundle = build_bundle(delivery_app)
+    record(delivery_app, "Meta", bundle, date.today())
+    with database(delivery_app) as session:
+        [entry] = services.log_entries(session, letters.letter_row(SLUG).id)
+        assert json.loads(entry.data)["bundle_timestamp"] is None
+    assert "without a timestamp authority" in delivery_app.test_client().get(
+        record(delivery_app, "X", bundle, date.today())).text

@@ -185,3 +185,24 @@ def test_purge_needs_a_slug_or_all(runner):
     assert runner.invoke(args=["privacy", "purge"]).exit_code == 2
     assert runner.invoke(args=["privacy", "purge", SLUG, "--all"]).exit_code == 2
     assert runner.invoke(args=["privacy", "purge", "no-such-letter"]).exit_code == 1
+
+
+def test_purge_removes_the_names_of_paper_signatures_and_keeps_their_count(app, client, runner):
+    from petition.paper import services as paper
+    from petition.paper.models import PaperSignature
+
+    with app.app_context():
+        row = letters.letter_row(SLUG)
+        parsed = paper.parse(b"name,country,bundle,collected_on,place\nNadia Rahal,LB,named,2026-03-08,Beirut\n"
+                             b"Omar,JO,counted,2026-03-08,Amman\n")
+        paper.import_rows(db.session, row.id, parsed, actor=None, consent_statement="x", consent_given=True)
+        db.session.commit()
+        db.session.remove()
+    close(app, SLUG, days_ago=400)
+    result = runner.invoke(args=["privacy", "purge", SLUG])
+    assert result.exit_code == 0 and "names removed from 2 paper signature(s)" in result.output
+    with app.app_context():
+        rows = list(db.session.scalars(select(PaperSignature)))
+        assert len(rows) == 2 and all(r.name_enc == "" for r in rows)
+        assert letters.counts(letters.letter_row(SLUG))["paper"] == 2
+        db.session.remove()

@@ -1,8 +1,9 @@
 """The bundle's PDF pipeline: why it is built the way it is.
 
 A bundle is cover + letter + organisations (typeset by WeasyPrint), then the named
-signatories and the per-country table (drawn by fpdf2 with HarfBuzz shaping), joined with
-pypdf and signed last with pyHanko. Measured on this 2-core machine (see
+signatories, the paper signatures and the per-country table (drawn by fpdf2 with HarfBuzz
+shaping), joined into a file by qpdf through pikepdf (joining.py) and signed last, file to file, with
+pyHanko. Measured on this 2-core machine (see
 ../shared/PDF-NOTES.md and bench/bundle.py):
 
 * WeasyPrint in one document grows faster than linearly (about 9 ms and 100 KB a row by
@@ -32,6 +33,11 @@ pypdf and signed last with pyHanko. Measured on this 2-core machine (see
   Fernet tokens; the workers decrypt), so a withdrawal during a build cannot make the
   counts, the receipts and the pages disagree.
 
-Result: 100,000 signatures in well under a minute and a few hundred MB for the whole
-process tree, time linear in N (bench/bundle.py prints the figures).
+* Nothing of size N stays in the building process: rows and receipts go through spool
+  files, chunks are written to disk as they come, the join and the signature read and
+  write files, and the manifest's receipt list is streamed from bundle_receipts when it
+  is downloaded. With pypdf joining in memory and the receipts sorted in memory, a
+  million signatures peaked at 931-954 MB; see README for the figures now.
+
+Result: time linear in N, memory flat in N (bench/bundle.py prints the figures).
 """

@@ -35,8 +35,9 @@ WIDEST = 2.9
 # (key, width in mm, numeric)
 NAMED_COLUMNS = (("number", 14.0, True), ("name", 62.0, False), ("country", 34.0, False),
                  ("affiliation", 50.0, False), ("date", 20.0, True))
+PAPER_COLUMNS = (("number", 14.0, True), ("name", 56.0, False), ("country", 34.0, False),
+                 ("place", 56.0, False), ("collected", 20.0, True))
 COUNTRY_COLUMNS = (("country", 110.0, False), ("count", 40.0, True))
-NAMED_OFFSETS = tuple(sum(width for _, width, _ in NAMED_COLUMNS[:i]) for i in range(len(NAMED_COLUMNS)))
 
 
 @dataclass(frozen=True)
@@ -275,45 +276,84 @@ def render_named(task: dict) -> bytes:
 
 
 def _render_named(task: dict) -> bytes:
+    from petition.bundles.disclosure import printed
     from petition.countries import name as country_name
-    from petition.text import initials
 
     frame: Frame = task["frame"]
     decrypt = _decryptor(task["keys"])
+    countries: dict[str, str] = {}
+
+    def cached_country(code: str, lang: str) -> str:
+        found = countries.get(code)
+        if found is None:
+            found = countries[code] = country_name(code, lang)
+        return found
+
+    def cells(row) -> tuple[str, str, str, str]:
+        name_enc, affiliation_enc, visibility, country, day = row
+        line = printed(decrypt(name_enc) or "", decrypt(affiliation_enc) if affiliation_enc else None, visibility,
+                       "named", country, frame.lang, country_names=cached_country)
+        return (line.name, line.country, line.affiliation, day) if line else ("", "", "", day)
+
+    return _grid(task, frame, frame.labels["named_title"], NAMED_COLUMNS, cells)
+
+
+def render_paper(task: dict) -> bytes:
+    """One chunk of the signatures collected on paper: rows of (name token, country,
+    day collected, place collected), numbered from task["first_number"]."""
+    gc.disable()
+    try:
+        return _render_paper(task)
+    finally:
+        gc.enable()
+        gc.collect()
+
+
+def _render_paper(task: dict) -> bytes:
+    from petition.countries import name as country_name
+
+    frame: Frame = task["frame"]
+    decrypt = _decryptor(task["keys"])
+    countries: dict[str, str] = {}
+
+    def cells(row) -> tuple[str, str, str, str]:
+        name_enc, country, day, place = row
+        if country not in countries:
+            countries[country] = country_name(country, frame.lang) if country != "ZZ" else ""
+        return decrypt(name_enc) or "", countries[country], place, day
+
+    return _grid(task, frame, frame.labels["paper_title"], PAPER_COLUMNS, cells)
+
+
+def _grid(task: dict, frame: Frame, title: str, columns, cells) -> bytes:
+    """Numbered rows of four cells (name, country, a free column, a date) on whole pages,
+    then any closing lines."""
     writer = _Writer(frame)
     rows = task["rows"]
     closing = task.get("closing", [])
     items = len(rows) + len(closing)
     page_number = task["first_page"]
     number = task["first_number"]
-    countries: dict[str, str] = {}
-    title = frame.labels["named_title"]
+    offsets = tuple(sum(width for _, width, _ in columns[:i]) for i in range(len(columns)))
+    widths = tuple(width for _, width, _ in columns)
     for index in range(items):
         slot = index % ROWS_PER_PAGE
         if slot == 0:
-            writer.page(page_number, title, NAMED_COLUMNS)
+            writer.page(page_number, title, columns)
             page_number += 1
         y = ROWS_Y + slot * ROW_H
         if index >= len(rows):
             writer.text(0, y, PAGE_W - 2 * MARGIN, closing[index - len(rows)])
             continue
-        name_enc, affiliation_enc, visibility, country, day = rows[index]
-        full_name = decrypt(name_enc) or ""
-        shown = initials(full_name) if visibility == "initials" else full_name
-        # Affiliations only for people who show their full name publicly: an
-        # affiliation beside initials could identify someone who chose initials.
-        affiliation = (decrypt(affiliation_enc) or "") if visibility == "full" and affiliation_enc else ""
-        if country not in countries:
-            countries[country] = country_name(country, frame.lang) if country != "ZZ" else ""
+        name, country, free, day = cells(rows[index])
         if slot % 2:
             writer.stripe(y)
         # Only what repeats is cached (countries, dates): real names are unique.
-        x0, x1, x2, x3, _ = NAMED_OFFSETS
-        writer.text(x0, y, NAMED_COLUMNS[0][1], str(number), numeric=True)
-        writer.text(x1, y, NAMED_COLUMNS[1][1], shown)
-        writer.text(x2, y, NAMED_COLUMNS[2][1], countries[country], cache=True)
-        writer.text(x3, y, NAMED_COLUMNS[3][1], affiliation)
-        writer.text(NAMED_OFFSETS[4], y, NAMED_COLUMNS[4][1], day, numeric=True, cache=True)
+        writer.text(offsets[0], y, widths[0], str(number), numeric=True)
+        writer.text(offsets[1], y, widths[1], name)
+        writer.text(offsets[2], y, widths[2], country, cache=True)
+        writer.text(offsets[3], y, widths[3], free)
+        writer.text(offsets[4], y, widths[4], day, numeric=True, cache=True)
         number += 1
     return writer.output()
 

@@ -4,6 +4,11 @@ The HTML arrives rendered (Jinja runs in the main process, with the app); this m
 lays it out, so it can run in a worker process. The page footer's total is written in as
 text (counter(pages) would count this part only), so the pipeline first measures the
 part's page count with the real layout, then renders it with the final total.
+
+It is written as PDF/UA-1: tagged (a structure tree of headings, lists and paragraphs),
+with the document's language and its title shown in the viewer's title bar. The joined
+bundle keeps this part's catalogue, so the whole file says it is tagged and in which
+language; the annex pages (drawn by fpdf2 for speed) carry no tags.
 """
 from __future__ import annotations
 
@@ -34,7 +39,7 @@ def render(task: dict) -> tuple[bytes, int]:
     gc.disable()
     try:
         document = _document(task["html"], task["css"])
-        return document.write_pdf(), len(document.pages)
+        return document.write_pdf(pdf_variant="pdf/ua-1"), len(document.pages)
     finally:
         gc.enable()
         gc.collect()
