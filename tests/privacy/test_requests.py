@@ -101,10 +101,11 @@ def test_rotate_keys_re_encrypts_everything_under_the_newest_key(app, client, ru
     with rotated_app.app_context():  # the fixture's app context would otherwise be used
         result = rotated_app.test_cli_runner().invoke(args=["privacy", "rotate-keys"])
     assert result.exit_code == 0, result.output
-    # Three signatures (address and name each; no affiliations), two organisations
-    # (contact name and address), and the queued emails.
-    assert "signatures: 6 value(s) re-encrypted" in result.output
-    assert "organisations: 4 value(s) re-encrypted" in result.output
+    # Three signatures (address, name, withdraw-link nonce and address domain each; no
+    # affiliations), two organisations (contact name and address, withdraw-link nonce,
+    # and the name, website and statement they typed), and the queued emails.
+    assert "signatures: 12 value(s) re-encrypted" in result.output
+    assert "organisations: 12 value(s) re-encrypted" in result.output
 
     # The old key can now go: an app that knows only the new key reads everything.
     only_new = create_app(make_config(tmp_path, DATA_KEYS=[new_key]))
