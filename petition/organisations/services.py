@@ -137,21 +137,12 @@ def _manage_url(org: Organisation, lang: str, manage_nonce: str) -> str:
     return public_url("organisations.withdraw", lang=lang, token=tokens.make(MANAGE, org.id, manage_nonce))
 
 
-def _mail_context(letter_row: Letter, lang: str) -> dict:
-    """A discreet letter's mails name neither the letter nor its address."""
-    return {
-        "title": _title(letter_row, lang),
-        "discreet": letter_row.discreet_mail,
-        "letter_url": None if letter_row.discreet_mail else public_url("letters.show", lang=lang, slug=letter_row.slug),
-    }
-
-
 def _confirm_mail(letter_row: Letter, org: Organisation, request: OrganisationRequest, confirm_nonce: str,
                   manage_nonce: str) -> mail.Message:
     """The confirmation mail. It carries nothing the requester typed (a stranger may have
     typed this contact address): the page behind the link shows the details."""
     lang = request.lang
-    context = _mail_context(letter_row, lang)
+    context = intake.mail_context(letter_row, lang)
     with force_locale(lang):
         subject = mail.subject_for(letter_row.discreet_mail, context["title"], _("Please confirm your request"),
                                    _("Confirm your organisation's co-signature"))
@@ -167,7 +158,7 @@ def _confirm_mail(letter_row: Letter, org: Organisation, request: OrganisationRe
 def _already_mail(letter_row: Letter, org: Organisation, lang: str, manage_nonce: str) -> mail.Message:
     """This contact's organisation has co-signed already: the mail names it (the contact
     confirmed that name themselves), never what the new request typed."""
-    context = _mail_context(letter_row, lang)
+    context = intake.mail_context(letter_row, lang)
     with force_locale(lang):
         subject = mail.subject_for(letter_row.discreet_mail, context["title"], _("About your request"),
                                    _("Your organisation has already co-signed"))
@@ -348,7 +339,7 @@ def _queue_decision(session: Session, org: Organisation, template: str) -> None:
             subject = mail.subject_for(letter_row.discreet_mail, title, _("About your request"), _("Your organisation's co-signature was not accepted"))
         message = mail.build(
             template, to=details.email, lang=lang, subject=subject,
-            sender=mail.default_sender(letter_row.discreet_mail), **_mail_context(letter_row, lang),
+            sender=mail.default_sender(letter_row.discreet_mail), **intake.mail_context(letter_row, lang),
             organisation=org.name, reason=org.rejection_reason, withdraw_url=_manage_url(org, lang, manage_nonce),
         )
     mail.queue(session, message, purpose="org-decision", letter_id=org.letter_id)

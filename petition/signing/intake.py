@@ -214,6 +214,18 @@ class Intake:
                     log.exception("intake: after-round task %s failed", task.__name__)
 
 
+def mail_context(letter_row: Letter, lang: str) -> dict:
+    """What every mail to a signer or a contact of this letter may show. A discreet
+    letter's mails name neither the letter nor its address (the link's page does, once
+    opened), so nothing on a lock screen or in a preview gives its topic away."""
+    loaded = letters.loaded(letter_row.slug)
+    return {
+        "title": loaded.text_for(lang).front.title if loaded else letter_row.slug,
+        "discreet": letter_row.discreet_mail,
+        "letter_url": None if letter_row.discreet_mail else public_url("letters.show", lang=lang, slug=letter_row.slug),
+    }
+
+
 def _tell_leads_of_surge(session: Session, letter_row: Letter, limit: int) -> None:
     """One mail an hour to the letter's leads while its requests are being paced."""
     lang = letter_row.default_language or "en"

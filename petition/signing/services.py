@@ -187,23 +187,12 @@ def _pending_values(request: SignatureRequest, confirm_nonce_hash: str, manage_n
     }
 
 
-def _mail_context(letter_row: Letter, lang: str) -> dict:
-    """What every signer mail of this letter shows. A discreet letter's mails name
-    neither the letter nor its address: the link's page does, once opened."""
-    loaded = letters.loaded(letter_row.slug)
-    return {
-        "title": loaded.text_for(lang).front.title,
-        "discreet": letter_row.discreet_mail,
-        "letter_url": None if letter_row.discreet_mail else public_url("letters.show", lang=lang, slug=letter_row.slug),
-    }
-
-
 def _confirm_mail(letter_row: Letter, sig_id: int, request: SignatureRequest, confirm_nonce: str,
                   manage_nonce: str, code: str) -> mail.Message:
     """The confirmation mail. It carries nothing the requester typed (this address may
     have been typed by a stranger): the page behind the link shows their details."""
     lang = request.lang
-    context = _mail_context(letter_row, lang)
+    context = intake.mail_context(letter_row, lang)
     with force_locale(lang):
         subject = mail.subject_for(letter_row.discreet_mail, context["title"], _("Please confirm your request"),
                                    _("Confirm your signature"))
@@ -223,7 +212,7 @@ def _confirm_mail(letter_row: Letter, sig_id: int, request: SignatureRequest, co
 
 def _already_mail(letter_row: Letter, sig_id: int, request: SignatureRequest, manage_nonce: str) -> mail.Message:
     lang = request.lang
-    context = _mail_context(letter_row, lang)
+    context = intake.mail_context(letter_row, lang)
     with force_locale(lang):
         subject = mail.subject_for(letter_row.discreet_mail, context["title"], _("About your request"),
                                    _("You have already signed"))
