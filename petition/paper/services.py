@@ -185,9 +185,11 @@ def import_rows(session: Session, letter_id: int, parsed: Parsed, *, actor, cons
 
 
 def paper_count(session: Session, letter_id: int) -> int:
-    """Paper signatures of a letter: counted apart from online ones ("N online, M on paper")."""
-    return session.scalar(select(func.count()).select_from(PaperSignature)
-                          .where(PaperSignature.letter_id == letter_id)) or 0
+    """Paper signatures of a letter: counted apart from online ones ("N online, M on paper").
+    Summed over the letter's imports (each adds all its rows in one transaction, and rows
+    are never deleted one by one), so the letter page does not COUNT a growing table."""
+    return session.scalar(select(func.coalesce(func.sum(PaperImport.rows), 0))
+                          .where(PaperImport.letter_id == letter_id)) or 0
 
 
 def imports_of(session: Session, letter_id: int) -> list[PaperImport]:
