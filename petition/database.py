@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+import click
 from flask import Flask, request
 from sqlalchemy import Connection, Engine, event, exc
 from sqlalchemy.orm import Session
@@ -234,3 +235,13 @@ def missing_tables(engine: Engine) -> list[str]:
 
     present = set(inspect(engine).get_table_names())
     return sorted(set(db.metadata.tables) - present)
+
+
+def require_schema() -> None:
+    """For the worker commands an operator starts on their own (`outbox work`, `jobs
+    work`, ...): without a schema their loops would log a traceback every poll, so they
+    say once what to run and exit with click's usage-error status instead."""
+    missing = missing_tables(db.engine)
+    if missing:
+        raise click.ClickException(
+            f"the database has no schema yet ({len(missing)} tables missing): run `{UPGRADE_COMMAND}` first")

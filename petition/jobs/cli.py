@@ -6,6 +6,7 @@ import threading
 import click
 from flask.cli import with_appcontext
 
+from petition.database import require_schema
 from petition.jobs import runner
 
 
@@ -18,6 +19,7 @@ def jobs_cli() -> None:
 @with_appcontext
 def work() -> None:
     """Run jobs until SIGTERM/SIGINT. Several workers may run at once."""
+    require_schema()
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
@@ -29,6 +31,7 @@ def work() -> None:
 @with_appcontext
 def run_pending() -> None:
     """Run every queued job, then exit."""
+    require_schema()
     runner.run_periodic({})  # the milestone sweep first: it may queue mailings
     count = 0
     while (job := runner.run_one()) is not None:

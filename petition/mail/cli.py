@@ -10,6 +10,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import func, select
 
+from petition.database import require_schema
 from petition.extensions import db
 from petition.mail import sender
 from petition.mail.models import OutboxMessage
@@ -26,6 +27,7 @@ def outbox_cli() -> None:
 @with_appcontext
 def drain() -> None:
     """Send every message that is due, then exit."""
+    require_schema()
     sent, failed = sender.drain()
     click.echo(f"sent {sent}, failed {failed} (rescheduled)")
     if failed:
@@ -37,6 +39,7 @@ def drain() -> None:
 @with_appcontext
 def work(idle: float) -> None:
     """Run a sender until SIGTERM/SIGINT. Several may run at once, on several machines."""
+    require_schema()
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: (stop.set(), sender.wake()))

@@ -12,7 +12,7 @@ from petition.extensions import db
 from petition.letters import services as letters
 from petition.signing import counters
 from tests.bundles.test_web import login as console_login
-from tests.helpers import LANGS
+from tests.helpers import LANGS, confirm_from_mail, sign_letter
 
 NUMBERS = (0, 1, 2, 3, 11, 100)
 
@@ -139,3 +139,12 @@ def test_home_page_joins_addressees_with_the_languages_comma(app):
     arabic = get(app.test_client(), "/ar/")
     assert "، ".join(companies) in arabic and ", ".join(companies) not in arabic
     assert ", ".join(companies) in get(app.test_client(), "/en/")
+
+
+def test_the_confirmed_page_groups_the_count_too(app):
+    set_count(1234566)
+    client = app.test_client()
+    sign_letter(client, email="grouped.count@example.org")
+    confirmed = confirm_from_mail(client, app)
+    assert confirmed.status_code == 200
+    assert "1,234,567 people have signed this letter." in visible(confirmed.text)

@@ -90,3 +90,14 @@ def test_a_site_without_schema_says_once_what_to_run(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+@pytest.mark.parametrize("command", [["outbox", "work"], ["outbox", "drain"], ["jobs", "work"], ["jobs", "run-pending"]])
+def test_a_worker_started_without_schema_says_what_to_run_and_exits(tmp_path, command):
+    """A systemd unit started before the upgrade: one clear line and a failure status,
+    not a loop logging a traceback every poll."""
+    result = subprocess.run([*FLASK, *command], cwd=ROOT, env=_env(tmp_path), capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 1
+    assert "run `flask --app wsgi db upgrade` first" in result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
