@@ -16,8 +16,9 @@ minute and two processes). Its steps, in order:
    manifest_chunks() streams from bundle_receipts: nothing of size N is held in memory.
 
 Decisions:
-- Names: what the bundle prints for a signer is disclosure.printed() (the same function
-  the confirm page's preview calls).
+- Names: what the bundle prints for a signer, and the grouping of small countries, are
+  petition.disclosure's (printed(), group_small_counts(); the confirm page's preview
+  calls the same rule).
 - Paper signatures (petition.paper) are counted apart ("N online, M on paper") and listed
   in their own section with where and when they were collected; they have no receipts.
 - Receipts: the manifest and the receipt table hold the receipt hash of every included
@@ -42,7 +43,7 @@ from flask_babel import force_locale, format_date, format_decimal, gettext as _,
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from petition import countries
+from petition import countries, disclosure
 from petition.bundles import signing_keys, spool as spooling, storage
 from petition.bundles.models import Bundle, BundleReceipt
 from petition.bundles.pdf import annex, front, joining
@@ -194,12 +195,10 @@ def _paper_closing_lines(named: int, unnamed: int) -> list[str]:
 
 
 def _country_rows(counts: dict[str, int], lang: str) -> list[tuple[str, str]]:
-    from petition.console.stats import OTHER, group_small_counts
-
     rows = []
-    for code, count in group_small_counts(dict(counts)):
-        if code == OTHER:
-            label = _("Other countries (fewer than %(n)s signatures each)", n=5)
+    for code, count in disclosure.group_small_counts(dict(counts)):
+        if code == disclosure.OTHER:
+            label = _("Other countries (fewer than %(n)s signatures each)", n=disclosure.SMALL_GROUP)
         elif code == "ZZ":
             label = _("Country not given")
         else:
@@ -323,7 +322,8 @@ def build(session: Session, row: Letter, lang: str, *, built_by: User | None = N
             with Pool(workers) as pool:
                 countries_future = pool.submit(annex.render_countries, {
                     "frame": frame, "rows": country_rows, "first_page": front_pages + named_pages + paper_pages + 1,
-                    "note": _("Countries with fewer than %(n)s signatures are grouped, so that no one stands out.", n=5),
+                    "note": _("Countries with fewer than %(n)s signatures are grouped, so that no one stands out.",
+                              n=disclosure.SMALL_GROUP),
                 })
                 for chunk in pool.ordered(annex.render_named,
                                           _chunk_tasks(spool.named, frame, keys, front_pages + 1, closing)):

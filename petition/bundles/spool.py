@@ -22,6 +22,7 @@ from typing import Callable, Iterator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from petition import disclosure
 from petition.paper.models import PaperSignature
 from petition.signing.models import Signature
 
@@ -193,9 +194,10 @@ def collect(session: Session, letter_id: int, *, progress: Callable[[int], None]
                 spool.countries[country or "ZZ"] += 1
                 if receipt:
                     spool.receipts.append(receipt)
-                if bundle_visibility == "named" and name_enc:
+                if disclosure.named_in_bundle(bundle_visibility) and name_enc:
                     day = confirmed_at.date().isoformat() if confirmed_at else ""
-                    affiliation = affiliation_enc if public_visibility == "full" else None
+                    # An affiliation the bundle will not print is not even spooled.
+                    affiliation = affiliation_enc if disclosure.shows_affiliation(public_visibility) else None
                     spool.named.append((name_enc, affiliation, public_visibility, country or "ZZ", day))
             if progress:
                 progress(len(rows))
@@ -218,7 +220,7 @@ def _collect_paper(connection, spool: Spool, letter_id: int, batch: int) -> None
         for bundle_visibility, name_enc, country, collected_on, place in rows:
             spool.paper_included += 1
             spool.countries[country or "ZZ"] += 1
-            if bundle_visibility == "named" and name_enc:  # no name left after a purge
+            if disclosure.named_in_bundle(bundle_visibility) and name_enc:  # no name left after a purge
                 spool.paper.append((name_enc, country or "ZZ", collected_on.isoformat(), place))
     result.close()
 

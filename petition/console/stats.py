@@ -1,8 +1,5 @@
-"""Numbers for the console (and the bundle's cover): aggregates only, never a person.
-
-Counts by country are grouped so that a small number cannot single someone out: every
-country with fewer than `threshold` signatures goes into one "Other countries" line
-(group_small_counts, also used by the PDF bundle).
+"""Numbers for the console: aggregates only, never a person. Counts by country are
+grouped by petition.disclosure.group_small_counts before they are shown.
 """
 from __future__ import annotations
 
@@ -16,21 +13,8 @@ from petition.models_common import utcnow
 from petition.privacy.crypto import decrypt
 from petition.signing.models import Signature
 
-OTHER = "other"  # the key group_small_counts uses for the grouped line
-SMALL = 5
 SPIKE_MIN = 5  # a domain is shown only with at least this many requests in the window
 SPIKE_RATIO = 3.0
-
-
-def group_small_counts(counts: dict[str, int], threshold: int = SMALL) -> list[tuple[str, int]]:
-    """[(key, count)] largest first; keys under `threshold` are summed into (OTHER, n),
-    which always comes last. Keys with a zero count are dropped."""
-    kept = [(key, n) for key, n in counts.items() if n >= threshold and key != OTHER]
-    small = sum(n for key, n in counts.items() if 0 < n < threshold or (key == OTHER and n > 0))
-    kept.sort(key=lambda pair: (-pair[1], pair[0]))
-    if small:
-        kept.append((OTHER, small))
-    return kept
 
 
 def _counted(letter_id: int):

@@ -18,6 +18,7 @@ from petition.console.guard import AUTH_AT, console_gate
 from petition.console.notices import done
 from petition.console.models import AuditEntry, User
 from petition.console.permissions import letter_for_current_user, require_admin
+from petition import disclosure
 from petition.extensions import db
 from petition.letters import services as letters
 from petition.letters.models import Letter
@@ -158,7 +159,7 @@ def make_blueprint() -> Blueprint:
     @bp.get("/<lang>/console/letters/<slug>/")
     def letter(slug: str):
         row = letter_for_current_user(slug)
-        countries = stats.group_small_counts(stats.by_country(db.session, row.id))
+        countries = disclosure.group_small_counts(stats.by_country(db.session, row.id))
         languages = sorted(stats.by_language(db.session, row.id).items(), key=lambda p: (-p[1], p[0]))
         hourly = stats.hourly_rates(db.session, row.id)
         daily = stats.daily_confirmed(db.session, row.id)
@@ -171,7 +172,7 @@ def make_blueprint() -> Blueprint:
             spikes=stats.domain_spikes(db.session, row.id, min_count=spike_min),
             spike_min=spike_min,
             awaiting=org_queries.awaiting_count(row.id), status_form=StatusForm(),
-            signable=letters.is_signable(row), threshold=stats.SMALL, other_key=stats.OTHER,
+            signable=letters.is_signable(row), threshold=disclosure.SMALL_GROUP, other_key=disclosure.OTHER,
         )
 
     @bp.post("/<lang>/console/letters/<slug>/status")

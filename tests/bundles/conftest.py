@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from petition import disclosure
 from petition.extensions import db
 from petition.letters import services as letters
 from petition.models_common import utcnow
@@ -15,7 +16,6 @@ from petition.privacy.crypto import encrypt
 from petition.signing import counters
 from petition.signing.models import Signature
 from petition.signing.services import email_hash, receipt_code, receipt_hash
-from petition.text import initials
 
 
 @pytest.fixture
@@ -47,12 +47,12 @@ def add_signature(name: str, *, slug: str = "secure-our-socials", public: str = 
     text = letters.loaded(slug).texts["en"]
     _counter[0] += 1
     code = receipt_code()
+    public_name, public_affiliation = disclosure.listed(name, affiliation, public)
     sig = Signature(
         letter_id=row.id, status=status, email_hash=email_hash(row.id, f"person{_counter[0]}@example.org"),
         email_enc=encrypt(f"person{_counter[0]}@example.org"), name_enc=encrypt(name),
         affiliation_enc=encrypt(affiliation) if affiliation else None,
-        public_name=name if public == "full" else initials(name) if public == "initials" else None,
-        public_affiliation=affiliation if public == "full" else None,
+        public_name=public_name, public_affiliation=public_affiliation,
         country=country, lang="en", public_visibility=public, bundle_visibility=bundle, version_hash=text.version_hash,
         hidden=hidden, confirmed_at=utcnow() if status == "confirmed" else None, receipt_hash=receipt_hash(code),
     )

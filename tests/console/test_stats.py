@@ -1,4 +1,5 @@
-"""Aggregates for the console and the bundle: grouping, the chart, hourly rates, spikes."""
+"""Aggregates for the console: the chart, hourly rates, spikes (the grouping of small
+countries is tested with petition.disclosure)."""
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -9,17 +10,6 @@ from petition.letters import services as letters
 from petition.models_common import utcnow
 from petition.signing import services
 from petition.signing.models import Signature
-
-
-def test_group_small_counts_buckets_countries_under_the_threshold():
-    counts = {"LB": 120, "FR": 5, "GR": 4, "JO": 1, "ZZ": 3, "EG": 0}
-    assert stats.group_small_counts(counts) == [("LB", 120), ("FR", 5), ("other", 8)]
-    assert stats.group_small_counts(counts, threshold=2) == [("LB", 120), ("FR", 5), ("GR", 4), ("ZZ", 3), ("other", 1)]
-    assert stats.group_small_counts({}) == []
-    assert stats.group_small_counts({"LB": 10, "FR": 10}) == [("FR", 10), ("LB", 10)]
-    # No single small country can be read off the result.
-    grouped = dict(stats.group_small_counts({"LB": 50, "IR": 1}))
-    assert "IR" not in grouped and grouped["other"] == 1
 
 
 def test_over_time_is_cumulative_and_fills_gaps():

@@ -17,7 +17,9 @@ import gc
 import math
 from dataclasses import dataclass, field
 
+from petition import disclosure
 from petition.bundles.pdf import fonts, shaped
+from petition.countries import name as country_name
 
 PAGE_W, PAGE_H = 210.0, 297.0
 MARGIN = 15.0
@@ -276,9 +278,6 @@ def render_named(task: dict) -> bytes:
 
 
 def _render_named(task: dict) -> bytes:
-    from petition.bundles.disclosure import printed
-    from petition.countries import name as country_name
-
     frame: Frame = task["frame"]
     decrypt = _decryptor(task["keys"])
     countries: dict[str, str] = {}
@@ -291,7 +290,7 @@ def _render_named(task: dict) -> bytes:
 
     def cells(row) -> tuple[str, str, str, str]:
         name_enc, affiliation_enc, visibility, country, day = row
-        line = printed(decrypt(name_enc) or "", decrypt(affiliation_enc) if affiliation_enc else None, visibility,
+        line = disclosure.printed(decrypt(name_enc) or "", decrypt(affiliation_enc) if affiliation_enc else None, visibility,
                        "named", country, frame.lang, country_names=cached_country)
         return (line.name, line.country, line.affiliation, day) if line else ("", "", "", day)
 
@@ -310,8 +309,6 @@ def render_paper(task: dict) -> bytes:
 
 
 def _render_paper(task: dict) -> bytes:
-    from petition.countries import name as country_name
-
     frame: Frame = task["frame"]
     decrypt = _decryptor(task["keys"])
     countries: dict[str, str] = {}
@@ -319,7 +316,7 @@ def _render_paper(task: dict) -> bytes:
     def cells(row) -> tuple[str, str, str, str]:
         name_enc, country, day, place = row
         if country not in countries:
-            countries[country] = country_name(country, frame.lang) if country != "ZZ" else ""
+            countries[country] = disclosure.country_shown(country, frame.lang)
         return decrypt(name_enc) or "", countries[country], place, day
 
     return _grid(task, frame, frame.labels["paper_title"], PAPER_COLUMNS, cells)
