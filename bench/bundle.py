@@ -133,7 +133,7 @@ def _paper(db_session, row, count: int) -> None:
     from datetime import date
 
     from petition.paper.models import PaperImport, PaperSignature
-    from petition.privacy.crypto import encrypt
+    from petition.crypto import encrypt
 
     rng = random.Random(count)
     batch = PaperImport(letter_id=row.id, rows=count, file_sha256="0" * 64, consent_statement="benchmark")
@@ -207,7 +207,7 @@ def baseline(row, lang: str) -> tuple[int, int]:
     from petition.bundles import spool as spooling
     from petition.countries import name as country_name
     from petition.extensions import db
-    from petition.privacy.crypto import decrypt
+    from petition.crypto import decrypt
     from petition.text import initials
 
     spool = spooling.collect(db.session, row.id)

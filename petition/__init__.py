@@ -149,8 +149,8 @@ def create_app(config: Config | None = None) -> Flask:
 
 def _import_models() -> None:
     """Every area's models, so Alembic and create_all see the whole schema."""
+    from petition import accounts as _accounts, audit as _audit  # noqa: F401
     from petition.bundles import models as _bundles  # noqa: F401
-    from petition.console import models as _console  # noqa: F401
     from petition.deliveries import models as _deliveries  # noqa: F401
     from petition.jobs import models as _jobs  # noqa: F401
     from petition.letters import models as _letters  # noqa: F401

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from sqlalchemy import BigInteger, DateTime, Integer, Text
 from sqlalchemy.types import TypeDecorator
 
-from petition.privacy.crypto import decrypt, encrypt
+from petition.crypto import decrypt, encrypt
 
 # 64-bit ids on PostgreSQL; SQLite only autoincrements a plain INTEGER primary key.
 BigId = BigInteger().with_variant(Integer, "sqlite")
@@ -34,7 +34,7 @@ class UTCDateTime(TypeDecorator):
 
 
 class EncryptedText(TypeDecorator):
-    """Text stored as a Fernet token under DATA_KEYS (petition.privacy.crypto), read back
+    """Text stored as a Fernet token under DATA_KEYS (petition.crypto), read back
     as text: for what people typed that is not public yet, or not public at all, so that
     a copy of the database alone does not show it. Cannot be searched or sorted in SQL."""
 

@@ -11,7 +11,7 @@ import secrets
 from flask import current_app
 from itsdangerous import BadData
 
-from petition.privacy.crypto import digest
+from petition.crypto import digest
 from petition.security.signed import UncompressedSerializer, serializer
 
 

@@ -13,7 +13,7 @@ branch_labels = None
 depends_on = None
 
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-from petition.privacy.crypto import decrypt, encrypt
+from petition.crypto import decrypt, encrypt
 
 CONFIRMED = sa.text("status = 'confirmed'")
 SIGNED = sa.text("status IN ('awaiting', 'approved')")

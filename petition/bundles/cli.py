@@ -27,7 +27,7 @@ def build(slug: str, lang: str, output: Path | None, workers: int | None) -> Non
     """Build, sign and store a bundle of SLUG in LANG (it is kept in the database)."""
     from petition.bundles import services
     from petition.bundles.signing_keys import SigningKeyMissing
-    from petition.console import audit
+    from petition import audit
     from petition.letters import services as letters
 
     row = letters.letter_row(slug)

@@ -11,8 +11,8 @@ from petition.jobs.runner import Progress, handler
 @handler("bundle.build")
 def build_bundle(job: Job, progress: Progress) -> dict:
     from petition.bundles import services
-    from petition.console import audit
-    from petition.console.models import User
+    from petition import audit
+    from petition.accounts import User
     from petition.letters.models import Letter
 
     payload = json.loads(job.payload or "{}")

@@ -44,11 +44,11 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from petition import countries, disclosure
+from petition.accounts import User
 from petition.bundles import signing_keys, spool as spooling, storage
 from petition.bundles.models import Bundle, BundleReceipt
 from petition.bundles.pdf import annex, front, joining
 from petition.bundles.pdf.pool import Pool
-from petition.console.models import User
 from petition.i18n import separators, text_direction
 from petition.letters import services as letters
 from petition.letters.models import Letter

@@ -2,7 +2,7 @@
 
 A bundle names signers who chose to be named to the addressee but not on the public
 page, so a copy of the database must not hold it in the clear. The PDF is sealed in
-chunks of about 1 MB (privacy.crypto's streaming AEAD) under a key of its own, wrapped
+chunks of about 1 MB (petition.crypto's streaming AEAD) under a key of its own, wrapped
 by DATA_KEYS, and stored as BundleChunk rows: writing and reading hold one chunk in
 memory, whatever the bundle's size. Bundle.sha256 stays the hash of the plain PDF, the
 one the addressee verifies.
@@ -14,8 +14,8 @@ from typing import BinaryIO, Iterator
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from petition import crypto
 from petition.bundles.models import Bundle, BundleChunk
-from petition.privacy import crypto
 
 
 def _pieces(source: BinaryIO) -> Iterator[bytes]:

@@ -10,9 +10,9 @@ from flask_babel import get_locale, gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
+from petition import audit
 from petition.bundles import services
 from petition.bundles.forms import BuildForm, ReceiptForm
-from petition.console import audit
 from petition.console.guard import console_gate
 from petition.console.notices import done
 from petition.console.permissions import can_access, letter_for_current_user

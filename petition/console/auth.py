@@ -20,10 +20,10 @@ from flask import Flask
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from petition.console.models import ROLES, User
+from petition.accounts import ROLES, User
+from petition.crypto import decrypt, encrypt
 from petition.extensions import db, login_manager
 from petition.models_common import utcnow
-from petition.privacy.crypto import decrypt, encrypt
 from petition.security import ephemeral
 
 MAX_FAILURES = 5

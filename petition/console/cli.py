@@ -7,8 +7,9 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from petition.console import audit, auth
-from petition.console.models import ROLES, User
+from petition import audit
+from petition.accounts import ROLES, User
+from petition.console import auth
 from petition.extensions import db
 from petition.letters import services as letters
 

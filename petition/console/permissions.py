@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import abort
 from flask_login import current_user
 
-from petition.console.models import User
+from petition.accounts import User
 from petition.letters import services as letters
 from petition.letters.models import Letter
 

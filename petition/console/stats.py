@@ -9,8 +9,8 @@ from datetime import date, datetime, timedelta, timezone
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from petition.crypto import decrypt
 from petition.models_common import utcnow
-from petition.privacy.crypto import decrypt
 from petition.signing.models import Signature
 
 SPIKE_MIN = 5  # a domain is shown only with at least this many requests in the window

@@ -18,16 +18,16 @@ from flask_babel import force_locale, gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from petition import audit
 from petition import tokens
-from petition.console import audit
-from petition.console.models import User
+from petition.accounts import User
+from petition.crypto import decrypt, keyed_hash
 from petition.extensions import csrf, db
 from petition.jobs import runner
 from petition.jobs.models import Job
 from petition.letters import services as letters
 from petition.letters.models import Letter, PublishedUpdate
 from petition.mail import services as mail
-from petition.privacy.crypto import decrypt, keyed_hash
 from petition.security.headers import mark_sensitive
 from petition.signing.models import Signature
 from petition.web.urls import public_url

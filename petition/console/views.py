@@ -11,14 +11,15 @@ from flask_babel import get_locale, gettext as _, ngettext
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 
-from petition.console import audit, auth, exports, signatures as lead_signatures, stats, updates
+from petition import audit, disclosure
+from petition.accounts import User
+from petition.audit import AuditEntry
+from petition.console import auth, exports, signatures as lead_signatures, stats, updates
 from petition.console.confirm import confirmation_page, confirmed
 from petition.console.forms import CodeForm, HideForm, LoginForm, PlainForm, StatusForm, UpdateForm
 from petition.console.guard import AUTH_AT, console_gate
 from petition.console.notices import done
-from petition.console.models import AuditEntry, User
 from petition.console.permissions import letter_for_current_user, require_admin
-from petition import disclosure
 from petition.extensions import db
 from petition.letters import services as letters
 from petition.letters.models import Letter

@@ -30,9 +30,10 @@ from flask_babel import force_locale, format_date, gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from petition import audit
+from petition.accounts import User
 from petition.bundles.models import Bundle
-from petition.console import audit
-from petition.console.models import User
+from petition.crypto import decrypt, encrypt
 from petition.deliveries import chain
 from petition.deliveries.models import Delivery, DeliveryEvent
 from petition.extensions import db
@@ -41,7 +42,6 @@ from petition.jobs.models import Job
 from petition.letters import services as letters
 from petition.letters.models import Letter
 from petition.models_common import utcnow
-from petition.privacy.crypto import decrypt, encrypt
 
 NOTIFY_JOB = "deliveries.notify"
 NOT_STATED = "not stated"

@@ -10,8 +10,8 @@ from flask_babel import force_locale
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from petition.crypto import decrypt, encrypt
 from petition.mail.models import OutboxMessage
-from petition.privacy.crypto import decrypt, encrypt
 
 
 @dataclass

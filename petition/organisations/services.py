@@ -18,16 +18,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm import Session
 
+from petition import audit
 from petition import tokens
-from petition.console import audit
-from petition.console.models import User, leads_of
+from petition.accounts import User, leads_of
+from petition.crypto import decrypt, encrypt, keyed_hash
 from petition.letters import services as letters
 from petition.letters.models import Letter
 from petition.mail import services as mail
 from petition.models_common import utcnow
 from petition.organisations.domains import contact_matches
 from petition.organisations.models import Organisation
-from petition.privacy.crypto import decrypt, encrypt, keyed_hash
 from petition.signing import intake, withdraw_codes
 from petition.signing.addresses import canonical, domain_of
 from petition.web.urls import public_url

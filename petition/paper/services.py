@@ -26,8 +26,8 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from petition import countries
+from petition.crypto import encrypt
 from petition.paper.models import PaperImport, PaperSignature
-from petition.privacy.crypto import encrypt
 from petition.text import TextRejected, clean_line
 
 COLUMNS = ("name", "country", "bundle", "collected_on", "place")
@@ -165,7 +165,7 @@ def parse(data: bytes, *, today: date | None = None) -> Parsed:
 def import_rows(session: Session, letter_id: int, parsed: Parsed, *, actor, consent_statement: str,
                 consent_given: bool) -> PaperImport:
     """Add every row of a file without problems, in the caller's transaction."""
-    from petition.console import audit
+    from petition import audit
 
     if not consent_given:
         raise ImportRefused("the consent statement was not confirmed")

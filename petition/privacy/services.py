@@ -14,13 +14,13 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 
-from petition.console import audit
-from petition.console.models import User
+from petition import audit
+from petition.accounts import User
+from petition.crypto import decrypt, keyed_hash, rotate
 from petition.letters.models import Letter
 from petition.mail.models import OutboxMessage
 from petition.models_common import utcnow
 from petition.organisations.models import Organisation
-from petition.privacy.crypto import decrypt, keyed_hash, rotate
 from petition.signing import counters
 from petition.signing.addresses import AddressRejected, canonical, check_syntax
 from petition.signing.models import SignRequest, Signature
@@ -381,7 +381,7 @@ def rotate_keys(session: Session, batch: int = 500) -> dict[str, int]:
     then be removed from the configuration. A bundle's PDF is sealed under a key of its
     own: only that key, wrapped by DATA_KEYS, is re-encrypted."""
     from petition.bundles.models import Bundle
-    from petition.console.models import User
+    from petition.accounts import User
     from petition.deliveries.models import Delivery
     from petition.paper.models import PaperSignature
 

@@ -31,14 +31,14 @@ from flask_babel import force_locale, gettext as _
 from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
-from petition.console.models import leads_of
+from petition.accounts import leads_of
+from petition.crypto import decrypt, encrypt, keyed_hash
 from petition.database import writing
 from petition.extensions import db
 from petition.letters import services as letters
 from petition.letters.models import Letter
 from petition.mail import sender, services as mail
 from petition.models_common import utcnow
-from petition.privacy.crypto import decrypt, encrypt, keyed_hash
 from petition.signing.addresses import mailbox
 from petition.signing.models import MailQuota, SignRequest
 from petition.web.urls import public_url

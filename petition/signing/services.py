@@ -21,12 +21,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from petition import tokens
+from petition.crypto import decrypt, digest, encrypt, keyed_hash
 from petition.database import autocommit, single_statement_writes
 from petition.letters import services as letters
 from petition.letters.models import Letter
 from petition.mail import services as mail
 from petition.models_common import utcnow
-from petition.privacy.crypto import decrypt, digest, encrypt, keyed_hash
 from petition.signing import counters, intake, withdraw_codes
 from petition.signing.addresses import canonical, domain_of
 from petition.signing.models import BUNDLE_CHOICES, PUBLIC_CHOICES, Signature, SignatureCounter

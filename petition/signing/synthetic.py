@@ -15,10 +15,10 @@ from typing import Callable
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
+from petition.crypto import encrypt
 from petition.letters import services as letters
 from petition.letters.models import Letter
 from petition.models_common import utcnow
-from petition.privacy.crypto import encrypt
 from petition.signing import counters
 from petition.signing.models import Signature
 from petition.text import initials

@@ -23,8 +23,8 @@ import unicodedata
 from sqlalchemy import bindparam, literal, select, union_all
 from sqlalchemy.orm import Session
 
+from petition.crypto import keyed_hash
 from petition.organisations.models import Organisation
-from petition.privacy.crypto import keyed_hash
 from petition.signing.models import Signature
 
 ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # 32 symbols: 5 bits each

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 import pytest
 
 from petition import disclosure
+from petition.crypto import encrypt
 from petition.extensions import db
 from petition.letters import services as letters
 from petition.models_common import utcnow
-from petition.privacy.crypto import encrypt
 from petition.signing import counters
 from petition.signing.models import Signature
 from petition.signing.services import email_hash, receipt_code, receipt_hash

@@ -26,7 +26,7 @@ def test_fake_inserts_confirmed_signatures_of_every_kind(app, runner):
     assert db.session.scalar(select(func.count(func.distinct(Signature.country)))) > 20
     # names are stored like real ones: encrypted, public parts as chosen
     sig = db.session.scalar(select(Signature).where(Signature.public_visibility == "initials").limit(1))
-    from petition.privacy.crypto import decrypt
+    from petition.crypto import decrypt
 
     assert sig.public_name == initials(decrypt(sig.name_enc)) and sig.email_enc is None
 

@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy import func, select
 
 from petition.bundles import services
+from petition.crypto import decrypt
 from petition.extensions import db
 from petition.letters import services as letters
 from petition.paper import services as paper
 from petition.paper.models import PaperImport, PaperSignature
-from petition.privacy.crypto import decrypt
 from tests.bundles.conftest import add_signature, pdf_text, squash
 from tests.bundles.test_web import login
 from tests.helpers import csrf_token

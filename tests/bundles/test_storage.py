@@ -11,12 +11,12 @@ import tracemalloc
 import pytest
 from sqlalchemy import select, text, update
 
+from petition import crypto
 from petition.bundles import services, storage
 from petition.bundles.models import Bundle, BundleChunk
 from petition.extensions import db
 from petition.letters import services as letters
 from petition.models_common import utcnow
-from petition.privacy import crypto
 
 
 def stored_bundle(data: bytes) -> Bundle:

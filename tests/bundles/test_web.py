@@ -9,10 +9,10 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
+from petition.audit import AuditEntry
 from petition.bundles import services
 from petition.bundles.models import Bundle
 from petition.console import auth
-from petition.console.models import AuditEntry
 from petition.extensions import db
 from petition.jobs import runner
 from petition.jobs.models import Job

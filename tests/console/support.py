@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import pyotp
 
+from petition.accounts import User
 from petition.console import auth
-from petition.console.models import User
 from petition.extensions import db
 from petition.letters import services as letters
 from tests.helpers import csrf_token

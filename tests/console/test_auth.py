@@ -8,8 +8,9 @@ from datetime import timedelta
 import pyotp
 import pytest
 
+from petition.accounts import User
+from petition.audit import AuditEntry
 from petition.console import auth
-from petition.console.models import AuditEntry, User
 from petition.extensions import db
 from petition.models_common import utcnow
 from tests.console.support import PASSWORD, fresh_code, logged_in, make_user

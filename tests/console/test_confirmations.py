@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from petition.crypto import encrypt
 from petition.extensions import db
 from petition.jobs.models import Job
 from petition.letters import services as letters
 from petition.mail.models import OutboxMessage
 from petition.models_common import utcnow
 from petition.organisations.models import Organisation
-from petition.privacy.crypto import encrypt
 from tests.console.support import confirm, logged_in, make_user
 from tests.helpers import csrf_token
 

@@ -8,12 +8,12 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from petition.console.models import AuditEntry
+from petition.audit import AuditEntry
 from petition.extensions import db
-from petition.signing import intake
 from petition.letters import services as letters
 from petition.organisations import services as org_services
 from petition.signing import counters
+from petition.signing import intake
 from petition.signing.models import Signature
 from petition.signing.synthetic import fake
 from tests.console.support import confirm, logged_in, make_user
@@ -217,7 +217,7 @@ def test_csv_export_is_public_fields_only_and_neutralised(bare_app):
     with bare_app.app_context():
         row = letters.letter_row(SLUG)
         from petition.models_common import utcnow
-        from petition.privacy.crypto import encrypt
+        from petition.crypto import encrypt
 
         nasty = ["=HYPERLINK(\"http://evil\")", "+1+2", "-2+3", "@SUM(A1)", "\tTab", "\rCR", "سارة الحداد"]
         for i, value in enumerate(nasty):

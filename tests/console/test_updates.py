@@ -7,8 +7,8 @@ import json
 import pytest
 from sqlalchemy import func, select
 
+from petition.audit import AuditEntry
 from petition.console import updates
-from petition.console.models import AuditEntry
 from petition.extensions import db
 from petition.jobs import runner
 from petition.jobs.models import Job
@@ -115,7 +115,7 @@ def test_non_discreet_letter_uses_the_leads_subject(app):
     row = letters.letter_row(SLUG)
     row.discreet_mail = False
     sig = Signature(id=5, letter_id=row.id, status="confirmed", lang="fr", email_hash="h")
-    from petition.privacy.crypto import encrypt
+    from petition.crypto import encrypt
 
     sig.email_enc = encrypt("x@example.org")
     message = updates.build_message(row, sig, updates.Update(subject="Du nouveau", body="Texte"))

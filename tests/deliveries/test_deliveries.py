@@ -10,8 +10,8 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select, text, update
 
+from petition.audit import AuditEntry
 from petition.bundles.models import Bundle
-from petition.console.models import AuditEntry
 from petition.deliveries import chain, services
 from petition.deliveries.models import Delivery, DeliveryEvent
 from petition.extensions import db

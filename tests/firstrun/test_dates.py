@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from petition.console.models import AuditEntry
+from petition.audit import AuditEntry
 from petition.extensions import db
 from petition.letters import services as letters
 from petition.letters.schema import LetterMeta

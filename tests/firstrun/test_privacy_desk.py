@@ -10,7 +10,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from petition.console.models import AuditEntry
+from petition.audit import AuditEntry
 from petition.extensions import db
 from petition.letters import services as letters
 from petition.signing import counters
@@ -30,7 +30,7 @@ def person(app) -> str:
         add_signature("Amal Haddad")
         sig = db.session.scalar(select(Signature).order_by(Signature.id.desc()))
         assert sig.id != before
-        from petition.privacy.crypto import decrypt
+        from petition.crypto import decrypt
 
         return decrypt(sig.email_enc)
 

@@ -75,7 +75,7 @@ def assert_nothing_bad_stored(app) -> None:
     from petition.mail.sender import to_email
     from petition.mail.services import payload
     from petition.organisations.models import Organisation
-    from petition.privacy.crypto import decrypt
+    from petition.crypto import decrypt
     from petition.signing.models import Signature
 
     forbidden = BIDI_CONTROLS | ZERO_WIDTH | {"\x00", "\r"}
@@ -349,7 +349,7 @@ def test_the_properties_reached_the_success_paths(site):
     from petition.organisations.models import Organisation
     from petition.signing.models import Signature
 
-    from petition.privacy.crypto import decrypt
+    from petition.crypto import decrypt
 
     process_intake(site)
     with site.app_context():

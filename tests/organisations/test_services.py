@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import select
 
 from petition import tokens
-from petition.console.models import AuditEntry
+from petition.audit import AuditEntry
 from petition.extensions import db
 from petition.letters import services as letters
 from petition.organisations import queries, services
@@ -117,7 +117,7 @@ def test_mail_cap_per_address_and_day(app):
 
 def test_approval_gating_and_order(app):
     lead = make_user(app, slugs=(SLUG,))
-    from petition.console.models import User
+    from petition.accounts import User
 
     actor = db.session.get(User, lead.id)
     first = _signed_and_confirmed(app, name="First Org", contact_email="a@first.org", website="first.org")

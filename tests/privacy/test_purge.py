@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import select, text
 
-from petition.console.models import AuditEntry
+from petition.audit import AuditEntry
 from petition.extensions import db
 from petition.letters import services as letters
 from petition.mail.models import OutboxMessage

@@ -8,12 +8,12 @@ from cryptography.fernet import Fernet
 from sqlalchemy import select
 
 from petition import create_app
-from petition.console.models import AuditEntry
+from petition.audit import AuditEntry
+from petition.crypto import decrypt
 from petition.extensions import db
 from petition.letters import services as letters
 from petition.mail.models import OutboxMessage
 from petition.organisations.models import Organisation
-from petition.privacy.crypto import decrypt
 from petition.signing import counters
 from petition.signing.models import Signature
 from tests.helpers import DATA_KEY, make_config, sign_letter

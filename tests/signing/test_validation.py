@@ -74,7 +74,7 @@ def test_invisible_characters_are_removed_from_names(app, client):
     sneaky = "\u202eAmal\u200b Haddad\u2066\ufeff"
     assert sign_letter(client, name=sneaky, email="bidi@example.org").status_code == 303
     process_intake(app)
-    from petition.privacy.crypto import decrypt
+    from petition.crypto import decrypt
 
     sig = db.session.scalar(select(Signature))
     assert decrypt(sig.name_enc) == "Amal Haddad"
@@ -84,7 +84,7 @@ def test_names_are_nfc(app, client):
     decomposed = "Zoe\u0301 Cafe\u0301"
     sign_letter(client, name=decomposed, email="nfc@example.org")
     process_intake(app)
-    from petition.privacy.crypto import decrypt
+    from petition.crypto import decrypt
 
     assert decrypt(db.session.scalar(select(Signature.name_enc))) == "Zoé Café"
 

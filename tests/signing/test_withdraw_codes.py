@@ -12,8 +12,8 @@ import re
 import pytest
 from sqlalchemy import event, func, select
 
+from petition.crypto import keyed_hash
 from petition.extensions import db
-from petition.privacy.crypto import keyed_hash
 from petition.signing import counters, services, withdraw_codes
 from petition.signing.models import Signature
 from tests.helpers import (

@@ -1,3 +1,8 @@
+"""Accounts: the campaign leads and administrators who run letters, and which letters
+each one leads. Core, because bundles, deliveries, organisations, privacy and signing
+need to know who acts and whom to tell; logging in and managing accounts stay in
+console/ (auth.py, cli.py).
+"""
 from __future__ import annotations
 
 from datetime import datetime
@@ -51,20 +56,6 @@ class User(UserMixin, db.Model):
 
     def get_id(self) -> str:
         return f"{self.id}:{self.session_version}"
-
-
-class AuditEntry(db.Model):
-    """What a lead did to signers' data. Says what and which letter, never whose data."""
-
-    __tablename__ = "audit_log"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    actor_label: Mapped[str] = mapped_column(String(120))  # the user's name, or "command line"
-    action: Mapped[str] = mapped_column(String(60))
-    letter_id: Mapped[int | None] = mapped_column(ForeignKey("letters.id", ondelete="SET NULL"), index=True)
-    detail: Mapped[str | None] = mapped_column(Text)  # JSON, no personal data
 
 
 def leads_of(session, letter_id: int) -> list[User]:
