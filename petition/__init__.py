@@ -134,9 +134,11 @@ def create_app(config: Config | None = None) -> Flask:
 
     init_letters(app)
 
+    from petition.jobs.runner import init_app as init_jobs
     from petition.mail.sender import init_app as init_mail
 
     init_mail(app)
+    init_jobs(app)
 
     from petition.privacy.cli import privacy_cli
     from petition.security.limits import apply_limits

@@ -2,13 +2,19 @@
 from __future__ import annotations
 
 import json
+import logging
 
+from petition.bundles import spool
 from petition.extensions import db
 from petition.jobs.models import Job
-from petition.jobs.runner import Progress, handler
+from petition.jobs.runner import Progress, at_start, handler
+
+log = logging.getLogger("petition.jobs")
+
+BUILD_JOB = "bundle.build"
 
 
-@handler("bundle.build")
+@handler(BUILD_JOB)
 def build_bundle(job: Job, progress: Progress) -> dict:
     from petition.bundles import services
     from petition import audit
@@ -25,3 +31,10 @@ def build_bundle(job: Job, progress: Progress) -> dict:
     db.session.commit()
     return {"bundle_id": built.bundle.id, "sha256": built.bundle.sha256, "pages": built.bundle.pages,
             "timestamp": services.timestamp_of(built.bundle)}
+
+
+@at_start
+def remove_abandoned_spools() -> None:
+    removed = spool.remove_abandoned()
+    if removed:
+        log.info("removed %s spool folder(s) left by workers that had stopped", removed)

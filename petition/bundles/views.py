@@ -13,6 +13,7 @@ from sqlalchemy import select
 from petition import audit
 from petition.bundles import services
 from petition.bundles.forms import BuildForm, ReceiptForm
+from petition.bundles.jobs import BUILD_JOB
 from petition.console.guard import console_gate
 from petition.console.notices import done
 from petition.console.permissions import can_access, letter_for_current_user
@@ -24,7 +25,6 @@ from petition.jobs.models import Job
 from petition.letters import services as letters
 from petition.letters.models import Letter
 
-BUILD_JOB = "bundle.build"
 PUBLIC_ENDPOINTS = {"bundles.receipt"}
 
 

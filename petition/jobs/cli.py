@@ -6,6 +6,7 @@ import threading
 import click
 from flask.cli import with_appcontext
 
+from petition import workers
 from petition.database import require_schema
 from petition.jobs import runner
 
@@ -22,7 +23,7 @@ def work() -> None:
     require_schema()
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+        signal.signal(sig, lambda *_: (stop.set(), workers.wake()))
     click.echo("job worker running")
     runner.work(stop)
 

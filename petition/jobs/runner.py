@@ -7,7 +7,8 @@ enqueue() adds a row in the caller's transaction (or returns the queued or runni
 with the same coalesce key); run_one() claims the oldest queued job (SKIP LOCKED on
 PostgreSQL, a lease everywhere), runs its handler, stores the result.
 Workers: `flask --app wsgi jobs work` (production), or the in-process thread of the
-embedded default, which shares the outbox sender's thread.
+embedded default (petition.workers). Each area registers its own handlers, periodic work
+and start-up work with the decorators below, in its own module; the runner imports none.
 
 Leases: a claimed job is leased for LEASE (45 s) and a heartbeat thread renews the
 lease every HEARTBEAT (10 s) while the handler runs, so a worker killed mid-job (SIGKILL,
@@ -22,15 +23,17 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from datetime import timedelta
 from typing import Callable
 
-from flask import current_app
+from flask import Flask, current_app
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from petition.database import writing
+from petition import workers
+from petition.database import checkpoint_if_erased, writing
 from petition.extensions import db
 from petition.jobs.models import Job
 from petition.models_common import utcnow
@@ -42,6 +45,8 @@ HANDLERS: dict[str, Callable[[Job, Progress], dict | None]] = {}
 # Housekeeping a worker does between jobs (the milestone sweep, publishing names):
 # (every seconds, or the name of the config setting that says how many, function).
 PERIODIC: list[tuple[float | str, Callable[[], None]]] = []
+# What a worker does once when it starts (clearing what stopped workers left behind).
+AT_START: list[Callable[[], None]] = []
 LEASE = timedelta(seconds=45)
 HEARTBEAT = timedelta(seconds=10)
 MAX_ATTEMPTS = 3
@@ -68,12 +73,15 @@ def periodic(seconds: float | str):
     return register
 
 
+def at_start(func: Callable[[], None]):
+    """Run the decorated function once when a worker starts; a failing one is logged."""
+    if func not in AT_START:
+        AT_START.append(func)
+    return func
+
+
 def run_periodic(last_run: dict, now: float | None = None) -> None:
     """Run the periodic functions that are due; a failing one is logged, never fatal."""
-    import time
-
-    from petition.jobs import handlers  # noqa: F401  (registers the areas' functions)
-
     now = time.monotonic() if now is None else now
     for seconds, func in PERIODIC:
         if isinstance(seconds, str):
@@ -99,7 +107,7 @@ def enqueue(session: Session, kind: str, payload: dict | None = None, *, letter_
         return Job(kind=kind, payload=json.dumps(payload or {}, sort_keys=True), letter_id=letter_id,
                    requested_by=requested_by, status="queued", coalesce_key=coalesce_key)
 
-    session.info["outbox_queued"] = True  # wakes the in-process worker after commit
+    workers.wake_after_commit(session)
     if coalesce_key is None:
         job = new_job()
         session.add(job)
@@ -194,8 +202,6 @@ class _Heartbeat(threading.Thread):
 
 def run_one() -> Job | None:
     """Run the oldest due job, if any. Returns it (finished or failed)."""
-    from petition.jobs import handlers  # noqa: F401  (registers the areas' handlers)
-
     session = db.session
     claim = _claim(session)
     if claim is None:
@@ -247,14 +253,14 @@ def run_one() -> Job | None:
 
 
 def work(stop: threading.Event, idle_seconds: float = 2.0) -> None:
-    from petition.bundles import spool
-    from petition.database import checkpoint_if_erased
-    from petition.mail.sender import wait_for_work
-
+    """Run jobs until stop is set: at once when woken, otherwise every idle_seconds."""
+    waiter = workers.Waiter()
+    for func in AT_START:
+        try:
+            func()
+        except Exception:
+            log.exception("start-up work %s failed", func.__name__)
     last_run: dict = {}
-    removed = spool.remove_abandoned()
-    if removed:
-        log.info("removed %s spool folder(s) left by workers that had stopped", removed)
     while not stop.is_set():
         run_periodic(last_run)
         try:
@@ -267,4 +273,8 @@ def work(stop: threading.Event, idle_seconds: float = 2.0) -> None:
             db.session.remove()
         checkpoint_if_erased(db.engine)
         if job is None:
-            wait_for_work(idle_seconds)
+            waiter.wait(idle_seconds)
+
+
+def init_app(app: Flask) -> None:
+    workers.add(app, "job-worker", work)

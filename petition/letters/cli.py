@@ -4,7 +4,7 @@ import click
 from flask.cli import with_appcontext
 
 from petition.extensions import db
-from petition.letters import services
+from petition.letters import milestones, services
 from petition.letters.loader import LetterFileError, load_all
 
 
@@ -41,8 +41,6 @@ def sync() -> None:
         click.echo(line)
     # Share images of new text versions now, and goals reached (the job worker's sweep
     # does the same every half minute).
-    from petition.letters import milestones
-
     swept = milestones.sweep(db.session)
     for line in swept.images:
         click.echo(f"share image {line}")

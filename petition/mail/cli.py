@@ -10,6 +10,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import func, select
 
+from petition import workers
 from petition.database import require_schema
 from petition.extensions import db
 from petition.mail import sender
@@ -42,7 +43,7 @@ def work(idle: float) -> None:
     require_schema()
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: (stop.set(), sender.wake()))
+        signal.signal(sig, lambda *_: (stop.set(), workers.wake()))
     freeze_loaded_heap()
     config = current_app.config["PETITION"]
     # Every step of a sender has a timeout well inside this (see sender.stuck_for).

@@ -43,10 +43,9 @@ from functools import lru_cache
 from pathlib import Path
 
 from flask import Flask, current_app
-from sqlalchemy import bindparam, delete, event, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, delete, or_, select, update
 
-from petition import outages
+from petition import outages, workers
 from petition.extensions import db
 from petition.logs import redact
 from petition.mail.models import OutboxMessage
@@ -57,7 +56,6 @@ log = logging.getLogger("petition.mail")
 
 MAX_BACKOFF = timedelta(hours=1)
 BATCH = 200
-_wake_event = threading.Event()
 # When this process's sender last made progress (time.monotonic()): see stuck_for().
 _progress = [time.monotonic()]
 
@@ -69,23 +67,6 @@ def stuck_for() -> float:
     past a few leases (its rows are the next sender's when its lease ends) and systemd
     starts it again."""
     return time.monotonic() - _progress[0]
-
-
-def wake() -> None:
-    _wake_event.set()
-
-
-def wait_for_work(seconds: float) -> None:
-    """Sleep until something is queued (after its commit) or seconds pass."""
-    if _wake_event.wait(seconds):
-        _wake_event.clear()
-
-
-@event.listens_for(Session, "after_commit")
-def _wake_after_commit(session: Session) -> None:
-    # Woken only once the outbox row is committed and visible to the sender.
-    if session.info.pop("outbox_queued", False):
-        wake()
 
 
 # Work that produces mail and runs in the sender's loop just before each batch, so that
@@ -843,6 +824,7 @@ def work(stop: threading.Event, idle_seconds: float = 1.0) -> None:
     """Run until stop is set: send as soon as woken, otherwise poll every idle_seconds."""
     sender = Sender()
     stages = [factory() for factory in _stages]
+    waiter = workers.Waiter()
     try:
         while not stop.is_set():
             produced = _run_stages(stages)
@@ -858,51 +840,11 @@ def work(stop: threading.Event, idle_seconds: float = 1.0) -> None:
             # could be sent: the SMTP server is down) wait to be woken or for the next poll.
             if produced == 0 and (sent == 0 or sent + failed < BATCH):
                 sender.idle()
-                wait_for_work(idle_seconds)
+                waiter.wait(idle_seconds)
     finally:
         sender.close()
         db.session.remove()
 
 
-class InProcessWorkers:
-    """The embedded default: an outbox sender and a job worker as daemon threads in the
-    web process, so one `flask run` is a whole working site."""
-
-    def __init__(self, app: Flask):
-        self.app = app
-        self.stop = threading.Event()
-        self.threads: list[threading.Thread] = []
-        self.lock = threading.Lock()
-
-    def ensure_started(self) -> None:
-        if self.threads and all(t.is_alive() for t in self.threads):
-            return
-        with self.lock:
-            if self.threads and all(t.is_alive() for t in self.threads):
-                return
-            from petition.jobs import runner
-
-            self.threads = [
-                threading.Thread(target=self._run, args=(work,), name="outbox-sender", daemon=True),
-                threading.Thread(target=self._run, args=(runner.work,), name="job-worker", daemon=True),
-            ]
-            for thread in self.threads:
-                thread.start()
-
-    def _run(self, loop) -> None:
-        with self.app.app_context():
-            loop(self.stop)
-
-
 def init_app(app: Flask) -> None:
-    config = app.config["PETITION"]
-    if not config.OUTBOX_IN_PROCESS or app.config.get("TESTING"):
-        return
-    sender = InProcessWorkers(app)
-    app.extensions["petition.workers"] = sender
-
-    @app.before_request
-    def _start_sender():
-        # Started by the first request, so CLI commands (db upgrade, outbox drain) never
-        # start a second sender in their process.
-        sender.ensure_started()
+    workers.add(app, "outbox-sender", work)

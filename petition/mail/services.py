@@ -10,6 +10,7 @@ from flask_babel import force_locale
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from petition import workers
 from petition.crypto import decrypt, encrypt
 from petition.mail.models import OutboxMessage
 
@@ -76,7 +77,7 @@ def queue(session: Session, message: Message, *, purpose: str, letter_id: int | 
         "purpose": purpose,
         "letter_id": letter_id,
     })
-    session.info["outbox_queued"] = True
+    workers.wake_after_commit(session)
 
 
 def payload(row: OutboxMessage) -> Message:

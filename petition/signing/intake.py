@@ -31,6 +31,7 @@ from flask_babel import force_locale, gettext as _
 from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
+from petition import workers
 from petition.accounts import leads_of
 from petition.crypto import decrypt, encrypt, keyed_hash
 from petition.database import writing
@@ -76,8 +77,7 @@ def submit(session: Session, kind: str, letter_row: Letter, details: dict) -> No
         "kind": kind, "letter_id": letter_row.id, "created_at": utcnow(),
         "payload_enc": encrypt(json.dumps(details, ensure_ascii=False)),
     })
-    # Wakes the worker once the row is committed (petition.mail.sender's commit hook).
-    session.info["outbox_queued"] = True
+    workers.wake_after_commit(session)
 
 
 # ---- caps --------------------------------------------------------------------------------

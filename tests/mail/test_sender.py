@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
+from petition import workers
 from petition.extensions import db
 from petition.mail import sender
 from petition.mail import services as mail
@@ -69,7 +70,7 @@ def test_work_keeps_its_connection_between_batches(smtp_app, server):
         assert server.connections == 1
     finally:
         stop.set()
-        sender.wake()
+        workers.wake()
         thread.join(10)
     assert not thread.is_alive()
     assert left() == 0

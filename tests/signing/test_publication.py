@@ -232,8 +232,6 @@ def test_the_confirm_letter_and_about_pages_say_how_names_are_published(app, cli
 # ---- the job that runs it ------------------------------------------------------------------
 
 def test_the_job_worker_runs_publication_every_interval_and_survives_a_failure(app, monkeypatch):
-    from petition.jobs import handlers  # noqa: F401  (registers the areas' periodic functions)
-
     [(setting, job)] = [(s, f) for s, f in runner.PERIODIC if f is publication._publication_job]
     assert setting == "PUBLICATION_CHECK_SECONDS"
     calls: list[int] = []
