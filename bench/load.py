@@ -298,7 +298,8 @@ async def _signatures(base: str, users: int, duration: float, feed_port: int, ru
                 return False
             data = hidden_fields(page)
             data.update(public_visibility="initials", bundle_visibility="counted")
-            if await _request(http, agent, stats, "confirm_post", "POST", path, jar, 303, data) is None:
+            # 200: the confirmation answers with the one-time withdrawal code, not a redirect.
+            if await _request(http, agent, stats, "confirm_post", "POST", path, jar, 200, data) is None:
                 return False
             confirmed.append(email)
             return True
