@@ -8,12 +8,12 @@ same "check your inbox" page, and the intake worker decides what to store and ma
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
 from flask_babel import force_locale, gettext as _
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Connection, Row, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm import Session
@@ -29,6 +29,7 @@ from petition.models_common import utcnow
 from petition.organisations.domains import contact_matches
 from petition.organisations.models import Organisation
 from petition.signing import intake, withdraw_codes
+from petition.signing.intake import AlreadySigned, LetterNotOpen  # noqa: F401  the flow's answers, for callers
 from petition.signing.addresses import canonical, domain_of
 from petition.web.urls import public_url
 
@@ -36,11 +37,6 @@ log = logging.getLogger("petition.organisations")
 
 CONFIRM = "confirm-organisation"
 MANAGE = "manage-organisation"
-MANAGE_MAX_AGE_DAYS = 3650
-
-
-class LetterNotOpen(Exception):
-    pass
 
 
 class NotDecidable(Exception):
@@ -79,11 +75,9 @@ SIGNED = ("awaiting", "approved")
 
 
 def sign(session: Session, letter_row: Letter, request: OrganisationRequest) -> None:
-    """Record the request for the intake worker, in the caller's transaction: one INSERT
-    whatever the state of the contact address. Returns nothing on purpose."""
-    if not letters.is_signable(letter_row):
-        raise LetterNotOpen(letter_row.slug)
-    intake.submit(session, KIND, letter_row, asdict(request))
+    """Record the request for the intake worker (intake.submit: one INSERT, whatever the
+    state of the contact address)."""
+    intake.submit(session, KIND, letter_row, request)
 
 
 def handle_request(session: Session, letter_row: Letter, details: dict) -> None:
@@ -100,7 +94,7 @@ def handle_request(session: Session, letter_row: Letter, details: dict) -> None:
                                    Organisation.status.in_(SIGNED))
     )
     if signed is not None:
-        mail.queue(session, _already_mail(letter_row, signed, request.lang, _manage_nonce_of(signed)),
+        mail.queue(session, _already_mail(letter_row, signed, request.lang, _manage_nonce_of(session, signed)),
                    purpose="org-already", letter_id=letter_row.id)
         return
     confirm_nonce, confirm_nonce_hash = tokens.new_nonce()
@@ -123,14 +117,9 @@ def handle_request(session: Session, letter_row: Letter, details: dict) -> None:
 intake.register(KIND, handle_request)
 
 
-def _manage_nonce_of(org: Organisation) -> str:
-    """The nonce of the withdraw link this organisation's contact holds, to repeat it
-    (rows from before it was kept get one now, once)."""
-    if org.manage_nonce_enc:
-        return decrypt(org.manage_nonce_enc)
-    nonce, nonce_hash = tokens.new_nonce()
-    org.manage_nonce_hash, org.manage_nonce_enc = nonce_hash, encrypt(nonce)
-    return nonce
+def _manage_nonce_of(session: Session, org: Organisation) -> str:
+    """The nonce of the withdraw link this organisation's contact holds, to repeat it."""
+    return intake.held_manage_nonce(session, Organisation, org.id, org.manage_nonce_enc)
 
 
 def _manage_url(org: Organisation, lang: str, manage_nonce: str) -> str:
@@ -170,19 +159,14 @@ def _already_mail(letter_row: Letter, org: Organisation, lang: str, manage_nonce
         )
 
 
-class AlreadySigned(Exception):
-    """A genuine confirm link whose contact's organisation has co-signed already."""
-
-    def __init__(self, letter_id: int):
-        super().__init__(letter_id)
-        self.letter_id = letter_id
-
-
-def pending_for_token(session: Session, token: str) -> Organisation:
-    """The pending co-signature a confirm link is for. InvalidLink for a link that is not
-    genuine; AlreadySigned for a genuine one whose contact has co-signed already."""
+def pending_for_token(session: Session | Connection, token: str) -> Row:
+    """The pending co-signature a confirm link is for, as a read-only row (the confirm
+    page and the confirmation only read it; the confirmation writes with one UPDATE).
+    InvalidLink for a link that is not genuine; AlreadySigned for a genuine one whose
+    contact has co-signed already."""
     org_id, nonce = tokens.read(CONFIRM, token)
-    org = session.get(Organisation, org_id)
+    table = Organisation.__table__
+    org = session.execute(select(table).where(table.c.id == org_id)).first()
     if org is None or not tokens.nonce_matches(nonce, org.confirm_nonce_hash):
         raise tokens.InvalidLink()
     if org.status != "pending" or _contact_signed(session, org):
@@ -190,23 +174,26 @@ def pending_for_token(session: Session, token: str) -> Organisation:
     return org
 
 
-def _contact_signed(session: Session, org: Organisation) -> bool:
-    return session.scalar(
-        select(Organisation.id).where(Organisation.letter_id == org.letter_id,
-                                      Organisation.contact_email_hash == org.contact_email_hash,
-                                      Organisation.status.in_(SIGNED)).limit(1)
-    ) is not None
+def _contact_signed(session: Session | Connection, org: Row) -> bool:
+    table = Organisation.__table__
+    return session.execute(
+        select(table.c.id).where(table.c.letter_id == org.letter_id,
+                                 table.c.contact_email_hash == org.contact_email_hash,
+                                 table.c.status.in_(SIGNED)).limit(1)
+    ).first() is not None
 
 
-def confirm(session: Session, token: str) -> tuple[Organisation, str]:
+def confirm(session: Session, token: str, pending: Row | None = None) -> tuple[Organisation, str]:
     """The contact confirms their address: the organisation now waits for a lead. Single
     use and race-safe: one conditional UPDATE checks the state and the nonce (kept, so
     the link's holder can later be told it is confirmed already), and the unique index
     on signed contacts settles two requests of one contact confirmed at once. Returns the
     organisation and its one-time withdrawal code (signing/withdraw_codes.py), to be
-    shown once."""
-    org = pending_for_token(session, token)
-    letter_row = session.get(Letter, org.letter_id)
+    shown once. Runs in the caller's transaction; the caller commits.
+
+    pending: what pending_for_token(token) returned, if the caller has it already."""
+    org = pending if pending is not None else pending_for_token(session, token)
+    letter_row = letters.public_row_by_id(org.letter_id)
     if not letters.is_signable(letter_row):
         raise LetterNotOpen(letter_row.slug)
     other = aliased(Organisation)
@@ -228,8 +215,7 @@ def confirm(session: Session, token: str) -> tuple[Organisation, str]:
         confirmed = False
     if not confirmed:
         raise AlreadySigned(org.letter_id)
-    session.refresh(org)
-    return org, code
+    return session.get(Organisation, org.id, populate_existing=True), code
 
 
 def notify_leads(session: Session) -> None:
@@ -261,11 +247,8 @@ intake.every_round(notify_leads)
 
 
 def for_manage_token(session: Session, token: str) -> Organisation:
-    org_id, nonce = tokens.read(MANAGE, token, max_age_days=MANAGE_MAX_AGE_DAYS)
-    org = session.get(Organisation, org_id)
-    if org is None or not tokens.nonce_matches(nonce, org.manage_nonce_hash):
-        raise tokens.InvalidLink()
-    return org
+    """The organisation a withdraw link is for (InvalidLink if none)."""
+    return intake.link_holder(session, Organisation, MANAGE, token)
 
 
 def withdraw(session: Session, token: str) -> Letter:
@@ -330,7 +313,7 @@ def _queue_decision(session: Session, org: Organisation, template: str) -> None:
     letter_row = session.get(Letter, org.letter_id)
     lang = org.lang
     title = _title(letter_row, lang)
-    manage_nonce = _manage_nonce_of(org)
+    manage_nonce = _manage_nonce_of(session, org)
     details = contact(org)
     with force_locale(lang):
         if template.endswith("approved"):

@@ -23,15 +23,16 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import date, timedelta
 from functools import lru_cache
 
 from flask import current_app
 from flask_babel import force_locale, gettext as _
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
-from petition import workers
+from petition import tokens, workers
 from petition.accounts import leads_of
 from petition.crypto import decrypt, encrypt, keyed_hash
 from petition.database import writing
@@ -64,6 +65,24 @@ def every_round(task: Callable[[Session], None]) -> None:
         _after_round.append(task)
 
 
+class LetterNotOpen(Exception):
+    """The letter takes no signatures now (of any kind of signer)."""
+
+
+class AlreadySigned(Exception):
+    """A genuine confirm link whose address (or contact) has signed this letter already,
+    through this link or another request's. Only the link's holder (the mailbox) can
+    learn this."""
+
+    def __init__(self, letter_id: int):
+        super().__init__(letter_id)
+        self.letter_id = letter_id
+
+
+# The withdraw link in every mail works for as long as the data it withdraws exists.
+MANAGE_MAX_AGE_DAYS = 3650
+
+
 # ---- the web request's side: one statement ---------------------------------------------
 
 @lru_cache(maxsize=1)
@@ -71,11 +90,15 @@ def _insert():
     return SignRequest.__table__.insert()
 
 
-def submit(session: Session, kind: str, letter_row: Letter, details: dict) -> None:
-    """Record a request in the caller's transaction: one INSERT, whoever the address."""
+def submit(session: Session, kind: str, letter_row: Letter, request) -> None:
+    """Record a request (a dataclass of what the form gave) in the caller's transaction:
+    one INSERT whatever the address's state, so the request takes the same time for
+    everyone. Returns nothing on purpose: the caller must not branch."""
+    if not letters.is_signable(letter_row):
+        raise LetterNotOpen(letter_row.slug)
     session.execute(_insert(), {
         "kind": kind, "letter_id": letter_row.id, "created_at": utcnow(),
-        "payload_enc": encrypt(json.dumps(details, ensure_ascii=False)),
+        "payload_enc": encrypt(json.dumps(asdict(request), ensure_ascii=False)),
     })
     workers.wake_after_commit(session)
 
@@ -107,6 +130,29 @@ def take_mailbox_quota(session: Session, letter_id: int, address: str) -> bool:
     today = date.today()
     key = keyed_hash("mailbox-quota", f"{letter_id}:{mailbox(address)}:{today.isoformat()}")
     return _bump(session, key, today) <= current_app.config["PETITION"].MAIL_PER_ADDRESS_PER_DAY
+
+
+def held_manage_nonce(session: Session, model, row_id: int, manage_nonce_enc: str | None) -> str:
+    """The nonce of the withdraw link the holder of a signed row (a model with
+    manage_nonce_hash and manage_nonce_enc) already holds, so that a mail can repeat
+    that link rather than make a new one. A row from before the nonce was kept gets one
+    now, once."""
+    if manage_nonce_enc:
+        return decrypt(manage_nonce_enc)
+    nonce, nonce_hash = tokens.new_nonce()
+    session.execute(update(model).where(model.id == row_id).values(manage_nonce_hash=nonce_hash,
+                                                                   manage_nonce_enc=encrypt(nonce)))
+    return nonce
+
+
+def link_holder(session: Session, model, purpose: str, token: str):
+    """The row a withdraw link (of purpose) is for; InvalidLink unless the link is
+    genuine and its row still holds the link's nonce."""
+    row_id, nonce = tokens.read(purpose, token, max_age_days=MANAGE_MAX_AGE_DAYS)
+    row = session.get(model, row_id)
+    if row is None or not tokens.nonce_matches(nonce, row.manage_nonce_hash):
+        raise tokens.InvalidLink()
+    return row
 
 
 def once_per(session: Session, scope: str, period: timedelta) -> bool:

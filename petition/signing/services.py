@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import lru_cache
 
 from flask import current_app
@@ -22,12 +22,13 @@ from sqlalchemy.orm import Session
 
 from petition import tokens
 from petition.crypto import decrypt, digest, encrypt, keyed_hash
-from petition.database import autocommit, single_statement_writes
+from petition.database import single_statement_writes
 from petition.letters import services as letters
 from petition.letters.models import Letter
 from petition.mail import services as mail
 from petition.models_common import utcnow
 from petition.signing import counters, intake, withdraw_codes
+from petition.signing.intake import AlreadySigned, LetterNotOpen  # noqa: F401  the flow's answers, for callers
 from petition.signing.addresses import canonical, domain_of
 from petition.signing.models import BUNDLE_CHOICES, PUBLIC_CHOICES, Signature, SignatureCounter
 from petition.text import initials
@@ -37,15 +38,10 @@ log = logging.getLogger("petition.signing")
 
 CONFIRM = "confirm-signature"
 MANAGE = "manage-signature"
-MANAGE_MAX_AGE_DAYS = 3650  # the withdraw link in every email works for as long as the data exists
 
 # Lower index = shows less. A signer can only ever move down these scales at confirmation.
 PUBLIC_ORDER = ("none", "initials", "full")
 BUNDLE_ORDER = ("counted", "named")
-
-
-class LetterNotOpen(Exception):
-    pass
 
 
 @dataclass(frozen=True)
@@ -104,12 +100,9 @@ KIND = "person"
 
 
 def sign(session: Session, letter_row: Letter, request: SignatureRequest) -> None:
-    """Record the request for the intake worker, in the caller's transaction: one INSERT
-    whatever the address's state, so the request takes the same time for everyone.
-    Returns nothing on purpose: the caller must not branch."""
-    if not letters.is_signable(letter_row):
-        raise LetterNotOpen(letter_row.slug)
-    intake.submit(session, KIND, letter_row, asdict(request))
+    """Record the request for the intake worker (intake.submit: one INSERT, whatever the
+    address's state)."""
+    intake.submit(session, KIND, letter_row, request)
 
 
 def handle_request(session: Session, letter_row: Letter, details: dict) -> None:
@@ -126,12 +119,7 @@ def handle_request(session: Session, letter_row: Letter, details: dict) -> None:
         .where(Signature.letter_id == letter_row.id, Signature.email_hash == hashed, Signature.status == "confirmed")
     ).first()
     if signed is not None:
-        manage_nonce = decrypt(signed.manage_nonce_enc) if signed.manage_nonce_enc else None
-        if manage_nonce is None:
-            # A signature from before the nonce was kept: its first such mail sets one.
-            manage_nonce, manage_nonce_hash = tokens.new_nonce()
-            session.execute(update(Signature).where(Signature.id == signed.id).values(
-                manage_nonce_hash=manage_nonce_hash, manage_nonce_enc=encrypt(manage_nonce)))
+        manage_nonce = intake.held_manage_nonce(session, Signature, signed.id, signed.manage_nonce_enc)
         message = _already_mail(letter_row, signed.id, request, manage_nonce)
         mail.queue(session, message, purpose="already", letter_id=letter_row.id)
         return
@@ -243,15 +231,6 @@ def preview(sig: Signature | Row) -> dict[str, str | None]:
     }
 
 
-class AlreadySigned(Exception):
-    """A genuine confirm link whose address has signed this letter already, through this
-    link or another request's. Only the link's holder (the mailbox) can learn this."""
-
-    def __init__(self, letter_id: int):
-        super().__init__(letter_id)
-        self.letter_id = letter_id
-
-
 _BY_ID = select(Signature.__table__).where(Signature.__table__.c.id == bindparam("sig_id"))
 _SIGNED = select(Signature.__table__.c.id).where(
     Signature.__table__.c.letter_id == bindparam("letter_id"), Signature.__table__.c.email_hash == bindparam("email_hash"),
@@ -310,9 +289,8 @@ def _confirm_and_count_statement():
              counted AS (UPDATE signature_counters ... FROM confirmed WHERE NOT hidden)
         SELECT count(*) FROM confirmed
 
-    One statement is one transaction, so it needs no BEGIN and COMMIT around it, and the
-    count can still never drift from a committed confirmation. Returns 1, or 0 when the
-    link was already used (or raced another click)."""
+    The count can never drift from a committed confirmation, and the two cost one round
+    trip. Returns 1, or 0 when the link was already used (or raced another click)."""
     confirmed = _confirm_pending_statement().returning(
         Signature.__table__.c.id, Signature.__table__.c.letter_id, Signature.__table__.c.hidden,
     ).cte("confirmed")
@@ -336,8 +314,9 @@ def confirm(session: Session, token: str, *, public_visibility: str | None, bund
     one address) exactly one wins, on SQLite and PostgreSQL alike; the others raise
     AlreadySigned.
 
-    On PostgreSQL the confirmation and its count are one statement that commits by itself
-    (database.autocommit); on SQLite they are two, in the caller's transaction.
+    It runs in the caller's transaction, on either database, and the caller commits (or
+    rolls back after AlreadySigned). On PostgreSQL the confirmation and its count are one
+    statement; on SQLite, which cannot write two tables in one, two.
 
     pending: what pending_for_token(token) returned, if the caller has it already.
     Returns the one-time withdrawal code (withdraw_codes.py), to be shown once."""
@@ -364,35 +343,26 @@ def confirm(session: Session, token: str, *, public_visibility: str | None, bund
         "public_name_value": public_name, "public_affiliation_value": public_affiliation,
         "withdraw_code_hash": withdraw_codes.code_hash(code),
     }
-    if single_statement_writes(session):
-        with autocommit(session) as connection:
-            try:
-                confirmed = connection.execute(_confirm_and_count_statement(), values).scalar() == 1
-            except IntegrityError:  # another request of this address was confirmed at the same moment
-                confirmed = False
-            if not confirmed:
-                raise AlreadySigned(sig.letter_id)
-        counters.forget(sig.letter_id)
-        return code
+    counted_too = single_statement_writes(session)
     try:
         with session.begin_nested():
-            confirmed = session.execute(_confirm_pending_statement(), values).rowcount == 1
-    except IntegrityError:
+            if counted_too:
+                confirmed = session.execute(_confirm_and_count_statement(), values).scalar() == 1
+            else:
+                confirmed = session.execute(_confirm_pending_statement(), values).rowcount == 1
+    except IntegrityError:  # another request of this address was confirmed at the same moment
         confirmed = False
     if not confirmed:
         raise AlreadySigned(sig.letter_id)
-    if not sig.hidden:
+    if not counted_too and not sig.hidden:
         counters.add(session, sig.letter_id, sig.id, +1)
     counters.forget(sig.letter_id)
     return code
 
 
 def for_manage_token(session: Session, token: str) -> Signature:
-    sig_id, nonce = tokens.read(MANAGE, token, max_age_days=MANAGE_MAX_AGE_DAYS)
-    sig = session.get(Signature, sig_id)
-    if sig is None or not tokens.nonce_matches(nonce, sig.manage_nonce_hash):
-        raise tokens.InvalidLink()
-    return sig
+    """The signature a withdraw link is for (InvalidLink if none)."""
+    return intake.link_holder(session, Signature, MANAGE, token)
 
 
 def withdraw(session: Session, token: str) -> Letter:
