@@ -64,10 +64,6 @@ class ConfirmForm(Form):
     pass
 
 
-class WithdrawForm(Form):
-    pass
-
-
 class RejectForm(Form):
     reason = TextAreaField(_l("Reason (sent to the organisation's contact)"),
                            validators=[InputRequired(_l("Please give a reason.")), cleaned(REASON_MAX, multiline=True)])

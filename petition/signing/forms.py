@@ -97,4 +97,4 @@ class ConfirmForm(Form):
 
 
 class WithdrawForm(Form):
-    pass
+    """The withdraw page's button, for every kind of signer: a POST with its CSRF token."""

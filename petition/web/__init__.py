@@ -70,11 +70,13 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(make_blueprint())
 
 
-def _alternates(available: list[str] | None = None) -> list[tuple[str, str]]:
-    """(language, URL) of this page in each language, for hreflang and the switcher."""
+def _alternates(available: list[str] | None = None, page_args: dict | None = None) -> list[tuple[str, str]]:
+    """(language, URL) of this page in each language, for hreflang and the switcher.
+    page_args: URL arguments the page gives itself, over the request's (a cached page
+    gives a placeholder for its link's token)."""
     endpoint = request.endpoint
     if not endpoint or not request.url_rule or "lang" not in request.url_rule.arguments:
         return [(code, url_for("web.home", lang=code)) for code in LANGUAGES]
-    args = dict(request.view_args or {})
+    args = dict(request.view_args or {}) | (page_args or {})
     codes = available or list(LANGUAGES)
     return [(code, url_for(endpoint, **args, lang=code)) for code in LANGUAGES if code in codes]
