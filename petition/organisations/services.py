@@ -189,7 +189,8 @@ def confirm(session: Session, token: str, pending: Row | None = None) -> tuple[O
     the link's holder can later be told it is confirmed already), and the unique index
     on signed contacts settles two requests of one contact confirmed at once. Returns the
     organisation and its one-time withdrawal code (signing/withdraw_codes.py), to be
-    shown once. Runs in the caller's transaction; the caller commits.
+    shown once. Runs in the caller's transaction: the caller commits, or rolls back after
+    AlreadySigned (as signing.services.confirm).
 
     pending: what pending_for_token(token) returned, if the caller has it already."""
     org = pending if pending is not None else pending_for_token(session, token)
@@ -199,18 +200,17 @@ def confirm(session: Session, token: str, pending: Row | None = None) -> tuple[O
     other = aliased(Organisation)
     code = withdraw_codes.new_code()
     try:
-        with session.begin_nested():
-            result = session.execute(
-                update(Organisation)
-                .where(Organisation.id == org.id, Organisation.status == "pending",
-                       Organisation.confirm_nonce_hash == org.confirm_nonce_hash,
-                       ~select(other.id).where(other.letter_id == Organisation.letter_id,
-                                               other.contact_email_hash == Organisation.contact_email_hash,
-                                               other.status.in_(SIGNED)).exists())
-                .values(status="awaiting", confirmed_at=utcnow(), withdraw_code_hash=withdraw_codes.code_hash(code))
-                .execution_options(synchronize_session=False)
-            )
-            confirmed = result.rowcount == 1
+        result = session.execute(
+            update(Organisation)
+            .where(Organisation.id == org.id, Organisation.status == "pending",
+                   Organisation.confirm_nonce_hash == org.confirm_nonce_hash,
+                   ~select(other.id).where(other.letter_id == Organisation.letter_id,
+                                           other.contact_email_hash == Organisation.contact_email_hash,
+                                           other.status.in_(SIGNED)).exists())
+            .values(status="awaiting", confirmed_at=utcnow(), withdraw_code_hash=withdraw_codes.code_hash(code))
+            .execution_options(synchronize_session=False)
+        )
+        confirmed = result.rowcount == 1
     except IntegrityError:
         confirmed = False
     if not confirmed:

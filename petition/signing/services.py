@@ -314,9 +314,10 @@ def confirm(session: Session, token: str, *, public_visibility: str | None, bund
     one address) exactly one wins, on SQLite and PostgreSQL alike; the others raise
     AlreadySigned.
 
-    It runs in the caller's transaction, on either database, and the caller commits (or
-    rolls back after AlreadySigned). On PostgreSQL the confirmation and its count are one
-    statement; on SQLite, which cannot write two tables in one, two.
+    It runs in the caller's transaction, on either database: the caller commits, or rolls
+    back after AlreadySigned (a lost race may have left the transaction unusable). On
+    PostgreSQL the confirmation and its count are one statement; on SQLite, which cannot
+    write two tables in one, two.
 
     pending: what pending_for_token(token) returned, if the caller has it already.
     Returns the one-time withdrawal code (withdraw_codes.py), to be shown once."""
@@ -345,11 +346,10 @@ def confirm(session: Session, token: str, *, public_visibility: str | None, bund
     }
     counted_too = single_statement_writes(session)
     try:
-        with session.begin_nested():
-            if counted_too:
-                confirmed = session.execute(_confirm_and_count_statement(), values).scalar() == 1
-            else:
-                confirmed = session.execute(_confirm_pending_statement(), values).rowcount == 1
+        if counted_too:
+            confirmed = session.execute(_confirm_and_count_statement(), values).scalar() == 1
+        else:
+            confirmed = session.execute(_confirm_pending_statement(), values).rowcount == 1
     except IntegrityError:  # another request of this address was confirmed at the same moment
         confirmed = False
     if not confirmed:
