@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from cryptography.fernet import Fernet
+from limits import parse_many
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE = ROOT / "instance"
@@ -272,7 +273,6 @@ class Config:
             problems.append("TRUSTED_PROXIES must be between 0 and 5")
         if not 16 <= self.CLIENT_IPV6_PREFIX <= 128:
             problems.append("CLIENT_IPV6_PREFIX must be between 16 and 128 (64: one client per /64)")
-        from limits import parse_many
 
         for name in ("RATELIMIT_SIGN", "RATELIMIT_ORG_SIGN", "RATELIMIT_CONFIRM", "RATELIMIT_LOGIN",
                      "RATELIMIT_API", "RATELIMIT_WITHDRAW_CODE", "RATELIMIT_WITHDRAW_CODE_GLOBAL"):

@@ -6,12 +6,15 @@ outside the database), and lookups go through an HMAC under HASH_KEY.
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 from functools import lru_cache
 from typing import Iterator
 
+from cryptography.exceptions import InvalidTag
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flask import current_app
 
 
@@ -76,17 +79,11 @@ class StreamDamaged(RuntimeError):
 
 def new_stream_key() -> tuple[bytes, str]:
     """A fresh key for one file, and the same key wrapped for storage beside it."""
-    import base64
-
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
     key = AESGCM.generate_key(bit_length=256)
     return key, encrypt(base64.b64encode(key).decode("ascii"))
 
 
 def unwrap_stream_key(wrapped: str) -> bytes:
-    import base64
-
     return base64.b64decode(decrypt(wrapped))
 
 
@@ -97,8 +94,6 @@ def _stream_nonce(index: int, last: bool) -> bytes:
 def seal_stream(key: bytes, chunks, associated: bytes) -> Iterator[bytes]:
     """Encrypt an iterable of plaintext chunks, yielding one sealed chunk per chunk (an
     empty file still yields one). associated binds the chunks to their owner (a row id)."""
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
     aead = AESGCM(key)
     index = 0
     pending: bytes | None = None
@@ -113,9 +108,6 @@ def seal_stream(key: bytes, chunks, associated: bytes) -> Iterator[bytes]:
 def open_stream(key: bytes, sealed, associated: bytes) -> Iterator[bytes]:
     """Decrypt what seal_stream yielded, chunk by chunk; raise StreamDamaged if anything
     was changed, moved, added after the end or cut off."""
-    from cryptography.exceptions import InvalidTag
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
     aead = AESGCM(key)
     index = 0
     pending: bytes | None = None

@@ -27,7 +27,7 @@ from contextvars import ContextVar
 
 import click
 from flask import Flask, request
-from sqlalchemy import Connection, Engine, event, exc
+from sqlalchemy import Connection, Engine, event, exc, inspect
 from sqlalchemy.orm import Session
 
 from petition.extensions import db
@@ -231,8 +231,6 @@ UPGRADE_COMMAND = "flask --app wsgi db upgrade"
 def missing_tables(engine: Engine) -> list[str]:
     """The models' tables that the database lacks: all of them before `db upgrade`, the
     new ones when the code is newer than the schema."""
-    from sqlalchemy import inspect
-
     present = set(inspect(engine).get_table_names())
     return sorted(set(db.metadata.tables) - present)
 

@@ -19,6 +19,7 @@ import time
 from flask import Blueprint, Flask, current_app, jsonify
 from sqlalchemy import text
 
+from petition.database import writing
 from petition.extensions import db, limiter
 
 log = logging.getLogger("petition.health")
@@ -72,8 +73,6 @@ def _sqlite_cannot_write() -> str | None:
     """Why the SQLite database cannot take a write, or None. The write is PRAGMA
     user_version set to its own value (it dirties the header page, so a read-only file
     refuses it), rolled back."""
-    from petition.database import writing
-
     path = db.engine.url.database
     if path and path != ":memory:" and not path.startswith("file:"):
         stats = os.statvfs(os.path.dirname(os.path.abspath(path)))

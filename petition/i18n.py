@@ -1,7 +1,10 @@
 """Languages of the interface: which exist, which way they run, which one a request wants."""
 from __future__ import annotations
 
+from babel import Locale
+from babel.dates import format_skeleton
 from flask import g, request
+from flask_babel import get_locale, get_timezone
 
 # "comma" and "semicolon" separate the items of a list in running text: Arabic has its
 # own (U+060C, U+061B), and a Latin comma between two Arabic words reads as a mistake.
@@ -49,9 +52,6 @@ def format_when(moment) -> str:
     time zone of the letter the page is about (select_timezone). Naive values are UTC."""
     if moment is None:
         return "—"
-    from babel import Locale
-    from babel.dates import format_skeleton
-    from flask_babel import get_locale, get_timezone
 
     locale, zone = Locale.parse(str(get_locale())), get_timezone()
     day = format_skeleton("yMMMd", moment, tzinfo=zone, locale=locale)

@@ -15,6 +15,8 @@ import ipaddress
 import re
 from collections.abc import Callable, Iterable
 
+from werkzeug.routing.converters import NumberConverter
+
 # The paths whose segment after the prefix is a capability (a link that acts for someone):
 # /<lang>/<prefix>/<token>[/more]. A new route that takes a token must be added here
 # (tests/security/test_redaction.py fails until it is). Longest first, for the regex.
@@ -122,8 +124,6 @@ def nginx_map(source: str = "$uri", variable: str = "$petition_log_path") -> str
 
 def token_like_arguments(rule_arguments: Iterable[str], converters: dict) -> set[str]:
     """The arguments of a URL rule that could carry a secret: strings not known to be public."""
-    from werkzeug.routing.converters import NumberConverter
-
     return {name for name in rule_arguments
             if name not in PUBLIC_URL_ARGUMENTS and not isinstance(converters.get(name), NumberConverter)}
 

@@ -8,7 +8,7 @@ from petition.deliveries import chain, services as deliveries
 from petition.extensions import db
 from petition.i18n import DEFAULT_LANGUAGE
 from petition.letters import services
-from petition.web.urls import public_url
+from petition.urls import public_url
 
 
 def _letter_json(row) -> dict:

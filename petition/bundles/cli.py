@@ -7,7 +7,11 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from petition import audit
+from petition.bundles import services, signing_keys
+from petition.bundles.signing_keys import SigningKeyMissing
 from petition.extensions import db
+from petition.letters import services as letters
 
 
 @click.group("bundle", help="Delivery bundles: signed PDFs of a letter and its signatories.")
@@ -25,11 +29,6 @@ def bundle_cli() -> None:
 @with_appcontext
 def build(slug: str, lang: str, output: Path | None, workers: int | None) -> None:
     """Build, sign and store a bundle of SLUG in LANG (it is kept in the database)."""
-    from petition.bundles import services
-    from petition.bundles.signing_keys import SigningKeyMissing
-    from petition import audit
-    from petition.letters import services as letters
-
     row = letters.letter_row(slug)
     if row is None:
         raise click.ClickException(f"no letter {slug!r} (run `flask --app wsgi letters sync`?)")
@@ -77,8 +76,6 @@ def keys_cli() -> None:
 @with_appcontext
 def init(common_name: str, organisation: str | None, days: int, force: bool) -> None:
     """Create a self-signed RSA-3072 signing key and certificate (PKCS#12) under instance/."""
-    from petition.bundles import signing_keys
-
     config = current_app.config["PETITION"]
     try:
         where = signing_keys.init_keys(config, common_name, organisation, days=days, force=force)

@@ -4,10 +4,13 @@ from __future__ import annotations
 import json
 import logging
 
-from petition.bundles import spool
+from petition import audit
+from petition.accounts import User
+from petition.bundles import services, spool
 from petition.extensions import db
 from petition.jobs.models import Job
 from petition.jobs.runner import Progress, at_start, handler
+from petition.letters.models import Letter
 
 log = logging.getLogger("petition.jobs")
 
@@ -16,11 +19,6 @@ BUILD_JOB = "bundle.build"
 
 @handler(BUILD_JOB)
 def build_bundle(job: Job, progress: Progress) -> dict:
-    from petition.bundles import services
-    from petition import audit
-    from petition.accounts import User
-    from petition.letters.models import Letter
-
     payload = json.loads(job.payload or "{}")
     row = db.session.get(Letter, job.letter_id) if job.letter_id else None
     if row is None or row.slug != payload.get("slug"):

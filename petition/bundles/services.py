@@ -40,7 +40,7 @@ from typing import Callable, Iterator
 
 from flask import current_app, render_template
 from flask_babel import force_locale, format_date, format_decimal, gettext as _, ngettext
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from petition import countries, disclosure
@@ -53,7 +53,10 @@ from petition.i18n import separators, text_direction
 from petition.letters import services as letters
 from petition.letters.models import Letter
 from petition.models_common import utcnow
+from petition.organisations.queries import approved_count, listed
+from petition.signing.models import Signature
 from petition.signing.services import normalise_receipt, receipt_hash
+from petition.urls import public_url
 
 log = logging.getLogger("petition.bundles")
 
@@ -97,8 +100,6 @@ def _page_format() -> str:
 
 def _front_html(row: Letter, lang: str, *, bundle_id: str, built_at: datetime, counts: dict[str, int],
                 total_pages: int, signer_name: str, timestamp_authority: str) -> tuple[str, str]:
-    from petition.organisations.queries import listed
-
     letter = letters.loaded(row.slug)
     text = letter.texts[lang]
     page_format = _page_format()
@@ -140,8 +141,6 @@ def _front_html(row: Letter, lang: str, *, bundle_id: str, built_at: datetime, c
 
 
 def _receipt_url(lang: str) -> str:
-    from petition.web.urls import public_url
-
     try:
         return public_url("bundles.receipt", lang=lang)
     except Exception:  # noqa: BLE001 - the blueprint is not registered (tests of parts)
@@ -255,8 +254,6 @@ def build(session: Session, row: Letter, lang: str, *, built_by: User | None = N
     built_at = utcnow()
     text = letter.texts[lang]
     initiators = len(letter.meta.initiators)
-    from petition.organisations.queries import approved_count
-
     organisations = initiators + approved_count(row.id)
     signer_name = _certificate_name(signer)
     timestamp_authority = authority if stamper is not None else ""
@@ -451,10 +448,6 @@ def _writing():
 
 
 def _count_query(letter_id: int):
-    from sqlalchemy import func
-
-    from petition.signing.models import Signature
-
     return select(func.count()).select_from(Signature).where(*spooling.included_signatures(letter_id))
 
 

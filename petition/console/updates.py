@@ -18,8 +18,7 @@ from flask_babel import force_locale, gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from petition import audit
-from petition import tokens
+from petition import audit, tokens
 from petition.accounts import User
 from petition.crypto import decrypt, keyed_hash
 from petition.extensions import csrf, db
@@ -30,7 +29,7 @@ from petition.letters.models import Letter, PublishedUpdate
 from petition.mail import services as mail
 from petition.security.headers import mark_sensitive
 from petition.signing.models import Signature
-from petition.web.urls import public_url
+from petition.urls import public_url
 
 KIND = "updates.send"
 UNSUBSCRIBE = "unsubscribe-updates"

@@ -21,7 +21,7 @@ from petition.extensions import db
 from petition.letters import services as letters
 from petition.letters.models import Letter
 from petition.security.headers import mark_sensitive
-from petition.web.urls import public_url
+from petition.urls import public_url
 
 # The company's capability pages, and the public log: no console login.
 PUBLIC_ENDPOINTS = {"deliveries.company", "deliveries.company_bundle", "deliveries.acknowledge",

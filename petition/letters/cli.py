@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 
 from petition.extensions import db
@@ -17,8 +18,6 @@ def letters_cli() -> None:
 @with_appcontext
 def check() -> None:
     """Validate every letter file; exit 1 naming the file and field on the first error."""
-    from flask import current_app
-
     try:
         letters = load_all(current_app.config["PETITION"].LETTERS_DIR)
     except LetterFileError as exc:

@@ -20,7 +20,7 @@ from petition.deliveries import services as deliveries
 from petition.extensions import db
 from petition.letters import services
 from petition.letters.models import Letter, Milestone, PublishedUpdate
-from petition.web.urls import public_url
+from petition.urls import public_url
 
 ATOM = "http://www.w3.org/2005/Atom"
 MAX_ENTRIES = 50

@@ -21,9 +21,11 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from petition.console.updates import Update, queue_to_opted_in
+from petition.extensions import db
 from petition.jobs import runner
 from petition.jobs.models import Job
-from petition.letters import services
+from petition.letters import services, share_image
 from petition.letters.models import Letter, Milestone
 from petition.letters.progress import next_round
 from petition.signing.models import Signature, SignatureCounter
@@ -83,8 +85,6 @@ def check_letter(session: Session, row: Letter, count: int) -> Milestone | None:
 
 def sweep(session: Session, images: bool = True) -> SweepReport:
     """One pass over the open letters: milestones, then share images whose band moved."""
-    from petition.letters import share_image
-
     report = SweepReport()
     letter_ids = list(session.scalars(select(Letter.id).where(Letter.status.in_(services.PUBLIC_STATUSES))))
     for letter_id in letter_ids:
@@ -104,8 +104,6 @@ def sweep(session: Session, images: bool = True) -> SweepReport:
 
 @runner.periodic(SWEEP_SECONDS)
 def _periodic_sweep() -> None:
-    from petition.extensions import db
-
     sweep(db.session)
 
 
@@ -113,8 +111,6 @@ def _periodic_sweep() -> None:
 
 def milestone_update(row: Letter, goal: int, lang: str):
     """The milestone mail's text in the signer's language (the layout is an update's)."""
-    from petition.console.updates import Update
-
     with force_locale(lang):
         number = format_number(goal)
         subject = _("The letter has reached %(number)s signatures", number=number)
@@ -127,9 +123,6 @@ def milestone_update(row: Letter, goal: int, lang: str):
 
 @runner.handler(KIND)
 def send_milestone(job: Job, progress) -> dict:
-    from petition.console.updates import queue_to_opted_in
-    from petition.extensions import db
-
     goal = int(json.loads(job.payload)["goal"])
     row = db.session.get(Letter, job.letter_id)
     if row is None:

@@ -1,12 +1,21 @@
-"""Letters at run time: the loaded files, their sync into the database, their counts."""
+"""Letters at run time: the loaded files, their sync into the database, their counts.
+
+Letters sit below the areas that collect signatures (signing, paper, organisations),
+which import them; so letters never import those areas. They hear of a synced letter
+through the `synced` signal and give the letter page their counts through
+`register_signer_count`.
+"""
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
+from blinker import Namespace
 from flask import Flask, current_app
+from flask_babel import get_locale
 from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
@@ -14,12 +23,41 @@ from sqlalchemy.orm import Session
 from petition.extensions import db
 from petition.letters.loader import LoadedLetter, load_all
 from petition.letters.models import Letter, LetterVersion
+from petition.letters.progress import progress as make_progress
 from petition.models_common import utcnow
 
 log = logging.getLogger("petition.letters")
 
 EXTENSION_KEY = "petition.letters"
 PUBLIC_STATUSES = ("open", "closed", "delivered")
+
+_signals = Namespace()
+# Sent with (session, letter_id=...) for each letter a sync writes, before it commits:
+# areas that keep rows per letter (signing's counter shards) add theirs in the same
+# transaction.
+synced = _signals.signal("letter-synced")
+
+# The kinds of signer a letter's counts add up, each counted by the area that collects
+# them: "online" (signing: confirmed signatures), "paper" (paper: imported lists),
+# "organizations" (organisations: approved co-signers, beside the file's initiators).
+SIGNER_KINDS = ("online", "paper", "organizations")
+_signer_counts: dict[str, Callable[[int], int]] = {}
+
+
+def register_signer_count(kind: str, count: Callable[[int], int]) -> None:
+    """Called by the area that counts `kind` when it is imported: count(letter_id) is
+    the number of such signers of a letter, read in the current app's session."""
+    if kind not in SIGNER_KINDS:
+        raise ValueError(f"unknown kind of signer {kind!r}")
+    _signer_counts[kind] = count
+
+
+def _signers(kind: str, letter_id: int) -> int:
+    try:
+        count = _signer_counts[kind]
+    except KeyError:
+        raise LookupError(f"no area registered a count of {kind!r} signers (create_app imports them all)") from None
+    return count(letter_id)
 
 
 @dataclass
@@ -81,8 +119,6 @@ def sync(session: Session, letters: dict[str, LoadedLetter], attempts: int = 3) 
 
 
 def _sync_once(session: Session, letters: dict[str, LoadedLetter]) -> SyncReport:
-    from petition.signing.counters import ensure_shards
-
     report = SyncReport()
     existing = {row.slug: row for row in session.scalars(select(Letter))}
     for slug, letter in letters.items():
@@ -116,7 +152,7 @@ def _sync_once(session: Session, letters: dict[str, LoadedLetter]) -> SyncReport
         if row.status in ("closed", "delivered") and row.closed_at is None:
             row.closed_at = utcnow()
         session.flush()
-        ensure_shards(session, row.id)
+        synced.send(session, letter_id=row.id)
         known = set(session.scalars(select(LetterVersion.version_hash).where(LetterVersion.letter_id == row.id)))
         for lang, text in letter.texts.items():
             if text.version_hash not in known:
@@ -224,25 +260,18 @@ def known_version(row: Letter | LetterSnapshot, lang: str, version_hash: str) ->
 
 
 def counts(row: Letter) -> dict[str, int]:
-    from petition.organisations.queries import approved_count
-    from petition.signing.counters import confirmed_count
-
-    from petition.paper.services import paper_count
-
     letter = loaded(row.slug)
     initiators = len(letter.meta.initiators) if letter else 0
     # Paper signatures are counted apart ("N online, M on paper") and in the total.
-    online = confirmed_count(row.id)
-    paper = paper_count(db.session, row.id)
+    online = _signers("online", row.id)
+    paper = _signers("paper", row.id)
     return {"individuals": online + paper, "online": online, "paper": paper,
-            "organizations": initiators + approved_count(row.id)}
+            "organizations": initiators + _signers("organizations", row.id)}
 
 
 def progress(row: Letter | LetterSnapshot, counts_: dict[str, int]):
     """The letter's progress towards its goal (individual signatures), or None."""
-    from petition.letters.progress import progress as make
-
-    return make(counts_["individuals"], row.goal)
+    return make_progress(counts_["individuals"], row.goal)
 
 
 def set_status(row: Letter, status: str) -> None:
@@ -264,8 +293,6 @@ def public_rows() -> list[Letter]:
 
 
 def public_summaries() -> list[dict]:
-    from flask_babel import get_locale
-
     lang = str(get_locale())
     summaries = []
     for row in public_rows():
@@ -286,8 +313,6 @@ def public_summaries() -> list[dict]:
 
 
 def retention_overview() -> list[dict]:
-    from flask_babel import get_locale
-
     lang = str(get_locale())
     return [
         {"slug": row.slug, "title": loaded(row.slug).text_for(lang).front.title, "days": row.retention_days}

@@ -27,6 +27,7 @@ from flask_babel import force_locale
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from petition.extensions import db
 from petition.i18n import separators, text_direction
 from petition.letters import services
 from petition.letters.models import Letter, ShareImage
@@ -129,7 +130,6 @@ def digests(letter_id: int) -> dict[str, str]:
     hit = cache.get(letter_id)
     if hit is not None and hit[0] > now:
         return hit[1]
-    from petition.extensions import db
 
     found = dict(db.session.execute(select(ShareImage.lang, ShareImage.digest).where(ShareImage.letter_id == letter_id)).all())
     cache[letter_id] = (now + DIGEST_CACHE_SECONDS, found)

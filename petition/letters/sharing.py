@@ -14,7 +14,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import quote, urlencode
 
+import segno
+from flask import current_app
 from flask_babel import gettext as _
+from markupsafe import escape
+
+from petition.letters import services
+from petition.urls import public_url
 
 # og:locale wants language_TERRITORY; the territory is a convention, not a claim about readers.
 OG_LOCALES = {"en": "en_GB", "fr": "fr_FR", "ar": "ar_AR", "el": "el_GR"}
@@ -72,8 +78,6 @@ def mastodon_url(instance: str, url: str, title: str) -> str:
 def qr_svg(url: str) -> str:
     """The QR code of url as an inline <svg> (no XML declaration, no size attributes:
     the stylesheet sizes it). Cached: the same letter address gives the same picture."""
-    import segno
-
     code = segno.make(url, error="m", micro=False)
     return code.svg_inline(scale=1, border=2, dark="#000", light="#fff", omitsize=True,
                            title=None, svgclass="qr-code", lineclass=None)
@@ -86,8 +90,6 @@ def short_address(url: str) -> str:
 
 def embed_snippet(url: str, badge_url: str, alt: str) -> str:
     """The HTML a partner pastes: a link around our badge, no script, nothing else."""
-    from markupsafe import escape
-
     return f'<a href="{escape(url)}"><img src="{escape(badge_url)}" alt="{escape(alt)}" height="40"></a>'
 
 
@@ -113,11 +115,6 @@ _PANELS_KEY = "petition.letters.share_panels"
 
 
 def panel(slug: str, lang: str) -> Panel | None:
-    from flask import current_app
-
-    from petition.letters import services
-    from petition.web.urls import public_url
-
     letter = services.loaded(slug)
     if letter is None:
         return None

@@ -5,6 +5,7 @@ from datetime import date
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 from flask_babel import get_locale
 
+from petition import page_cache
 from petition.deliveries import services as deliveries
 from petition.extensions import db
 from petition.letters import feeds, services, share_image, sharing
@@ -12,8 +13,7 @@ from petition.organisations.queries import approved as approved_organisations
 from petition.security.headers import mark_sensitive
 from petition.security.numbers import int_arg
 from petition.signing import queries as signatures
-from petition.web import page_cache
-from petition.web.urls import public_url
+from petition.urls import public_url
 
 # Long enough for a partner page's visitors to share one fetch; short enough to move.
 BADGE_MAX_AGE = 300

@@ -10,8 +10,9 @@ from flask_babel import force_locale
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from petition import workers
+from petition import page_cache, workers
 from petition.crypto import decrypt, encrypt
+from petition.i18n import text_direction
 from petition.mail.models import OutboxMessage
 
 
@@ -38,11 +39,8 @@ def build(template: str, *, to: str, lang: str, subject: str, sender: str | None
 
     fresh: values that differ with every message (links, codes). When given, the
     bodies are rendered once per template, language, subject and context, and only
-    these values are filled in per message (petition.web.page_cache), so context must
+    these values are filled in per message (petition.page_cache), so context must
     then hold nothing personal: it becomes part of a cache key."""
-    from petition.i18n import text_direction
-    from petition.web import page_cache
-
     def render(kind: str, values: dict[str, str]) -> str:
         with force_locale(lang):
             return render_template(f"mail/{template}.{kind}", **context, **values,

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 
 from petition.extensions import db
+from petition.letters import services as letters
 from petition.organisations.models import Organisation
 
 
@@ -15,6 +16,9 @@ def approved_count(letter_id: int) -> int:
             Organisation.letter_id == letter_id, Organisation.status == "approved"
         )
     ) or 0
+
+
+letters.register_signer_count("organizations", approved_count)
 
 
 def approved(letter_id: int) -> list[Organisation]:

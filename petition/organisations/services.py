@@ -18,8 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm import Session
 
-from petition import audit
-from petition import tokens
+from petition import audit, tokens
 from petition.accounts import User, leads_of
 from petition.crypto import decrypt, encrypt, keyed_hash
 from petition.letters import services as letters
@@ -31,7 +30,7 @@ from petition.organisations.models import Organisation
 from petition.signing import intake, withdraw_codes
 from petition.signing.intake import AlreadySigned, LetterNotOpen  # noqa: F401  the flow's answers, for callers
 from petition.signing.addresses import canonical, domain_of
-from petition.web.urls import public_url
+from petition.urls import public_url
 
 log = logging.getLogger("petition.organisations")
 

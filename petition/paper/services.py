@@ -25,8 +25,10 @@ from flask_babel import gettext as _
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from petition import countries
+from petition import audit, countries
 from petition.crypto import encrypt
+from petition.extensions import db
+from petition.letters import services as letters
 from petition.paper.models import PaperImport, PaperSignature
 from petition.text import TextRejected, clean_line
 
@@ -165,8 +167,6 @@ def parse(data: bytes, *, today: date | None = None) -> Parsed:
 def import_rows(session: Session, letter_id: int, parsed: Parsed, *, actor, consent_statement: str,
                 consent_given: bool) -> PaperImport:
     """Add every row of a file without problems, in the caller's transaction."""
-    from petition import audit
-
     if not consent_given:
         raise ImportRefused("the consent statement was not confirmed")
     if not parsed.ok:
@@ -190,6 +190,9 @@ def paper_count(session: Session, letter_id: int) -> int:
     are never deleted one by one), so the letter page does not COUNT a growing table."""
     return session.scalar(select(func.coalesce(func.sum(PaperImport.rows), 0))
                           .where(PaperImport.letter_id == letter_id)) or 0
+
+
+letters.register_signer_count("paper", lambda letter_id: paper_count(db.session, letter_id))
 
 
 def imports_of(session: Session, letter_id: int) -> list[PaperImport]:

@@ -16,14 +16,18 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from petition import audit
 from petition.accounts import User
+from petition.bundles.models import Bundle
 from petition.crypto import decrypt, keyed_hash, rotate
+from petition.deliveries.models import Delivery
 from petition.letters.models import Letter
 from petition.mail.models import OutboxMessage
 from petition.models_common import utcnow
 from petition.organisations.models import Organisation
+from petition.paper.models import PaperSignature
 from petition.signing import counters
 from petition.signing.addresses import AddressRejected, canonical, check_syntax
-from petition.signing.models import SignRequest, Signature
+from petition.signing.models import Signature, SignRequest
+from petition.signing.services import email_hash
 
 PURGEABLE_STATUSES = ("closed", "delivered")
 
@@ -122,8 +126,6 @@ def purge_letter(session: Session, row: Letter, *, now: datetime | None = None, 
         delete(OutboxMessage).where(OutboxMessage.letter_id == row.id).execution_options(synchronize_session=False)
     ).rowcount
     # Paper signatures stay counted (with their country, day and place); their names go.
-    from petition.paper.models import PaperSignature
-
     report.paper_names_scrubbed = session.execute(
         update(PaperSignature).where(PaperSignature.letter_id == row.id, PaperSignature.name_enc != "")
         .values(name_enc="").execution_options(synchronize_session=False)
@@ -221,8 +223,6 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def _matching(session: Session, address: str):
-    from petition.signing.services import email_hash
-
     letters = session.scalars(select(Letter).order_by(Letter.slug)).all()
     for row in letters:
         sig = session.scalar(select(Signature).where(Signature.letter_id == row.id,
@@ -380,11 +380,6 @@ def rotate_keys(session: Session, batch: int = 500) -> dict[str, int]:
     """Re-encrypt every Fernet token under the newest DATA_KEYS key, so older keys can
     then be removed from the configuration. A bundle's PDF is sealed under a key of its
     own: only that key, wrapped by DATA_KEYS, is re-encrypted."""
-    from petition.bundles.models import Bundle
-    from petition.accounts import User
-    from petition.deliveries.models import Delivery
-    from petition.paper.models import PaperSignature
-
     columns = [
         (Signature, ("email_enc", "name_enc", "affiliation_enc", "manage_nonce_enc", "email_domain_enc")),
         (Organisation, ("contact_name_enc", "contact_email_enc", "manage_nonce_enc")),

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 
 from petition.database import writing
 from petition.extensions import db
 from petition.letters import services as letters
 from petition.signing import counters
+from petition.signing.publication import publish_due
+from petition.signing.synthetic import fake as insert_fake
 
 
 @click.group("signatures", help="Counts and test data for signatures.")
@@ -36,8 +39,6 @@ def reconcile(slug: str | None) -> None:
 def publish() -> None:
     """Publish the batches of public names that are due (the job workers do this on
     their own every PUBLICATION_CHECK_SECONDS)."""
-    from petition.signing.publication import publish_due
-
     click.echo(f"{publish_due(db.session)} public name(s) published")
 
 
@@ -48,10 +49,6 @@ def publish() -> None:
 @with_appcontext
 def fake(slug: str, count: int, seed: int | None) -> None:
     """Insert COUNT confirmed synthetic signatures (refuses to run in production)."""
-    from flask import current_app
-
-    from petition.signing.synthetic import fake as insert_fake
-
     if current_app.config["PETITION"].is_production:
         raise click.ClickException("refusing to add synthetic signatures in production")
     row = letters.letter_row(slug)

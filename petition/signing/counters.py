@@ -15,10 +15,16 @@ from sqlalchemy import bindparam, func, literal_column, select, update
 from sqlalchemy.orm import Session
 
 from petition.extensions import db
+from petition.letters import services as letters
 from petition.signing.models import Signature, SignatureCounter
 
 _cache: dict[int, tuple[float, int]] = {}
 _lock = threading.Lock()
+
+
+@letters.synced.connect
+def _shards_for_synced_letter(session: Session, letter_id: int) -> None:
+    ensure_shards(session, letter_id)
 
 
 def ensure_shards(session: Session, letter_id: int) -> None:
@@ -105,3 +111,6 @@ def reconcile(session: Session, letter_id: int) -> tuple[int, int]:
             )
     forget(letter_id)
     return sum(int(v) for v in held.values()), sum(int(v) for v in per_shard.values())
+
+
+letters.register_signer_count("online", confirmed_count)

@@ -43,7 +43,7 @@ from petition.mail import sender, services as mail
 from petition.models_common import utcnow
 from petition.signing.addresses import mailbox
 from petition.signing.models import MailQuota, SignRequest
-from petition.web.urls import public_url
+from petition.urls import public_url
 
 log = logging.getLogger("petition.intake")
 

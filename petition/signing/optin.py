@@ -21,7 +21,7 @@ from flask_babel import get_locale
 from sqlalchemy import Connection, Row
 from sqlalchemy.orm import Session
 
-from petition import tokens
+from petition import page_cache, tokens
 from petition.database import autocommit
 from petition.extensions import db
 from petition.forms import Form
@@ -32,7 +32,6 @@ from petition.security.quiet import issue_stamp, quiet_rejection
 from petition.security.signed import csrf_token
 from petition.signing.forms import WithdrawForm
 from petition.signing.intake import AlreadySigned
-from petition.web import page_cache
 
 
 def _nothing(*_args) -> dict:

@@ -32,7 +32,7 @@ from petition.signing.intake import AlreadySigned, LetterNotOpen  # noqa: F401  
 from petition.signing.addresses import canonical, domain_of
 from petition.signing.models import BUNDLE_CHOICES, PUBLIC_CHOICES, Signature, SignatureCounter
 from petition.text import initials
-from petition.web.urls import public_url
+from petition.urls import public_url
 
 log = logging.getLogger("petition.signing")
 

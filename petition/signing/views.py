@@ -6,12 +6,11 @@ from __future__ import annotations
 from flask import Blueprint
 from flask_babel import get_locale
 
-from petition import countries
+from petition import countries, page_cache
 from petition.letters import services as letters
 from petition.security.signed import csrf_token
 from petition.signing import optin, services
 from petition.signing.forms import BUNDLE_VISIBILITY_CHOICES, PUBLIC_VISIBILITY_CHOICES, ConfirmForm, SignForm
-from petition.web import page_cache
 
 bp = Blueprint("signing", __name__)
 

@@ -6,7 +6,7 @@ from petition.i18n import best_language
 from flask_babel import get_locale
 
 from petition.letters import services as letters
-from petition.web.urls import public_url
+from petition.urls import public_url
 
 
 def make_blueprint() -> Blueprint:

@@ -5,9 +5,9 @@ import re
 
 import pytest
 
+from petition import page_cache
 from petition.extensions import db
 from petition.letters import services as letters
-from petition.web import page_cache
 from tests.helpers import form_values, outbox_messages, sign_letter
 
 LANGS = ["en", "fr", "ar", "el"]
