@@ -41,6 +41,8 @@ def redis_url(config) -> str | None:
 def _redis_client(app: Flask, url: str):
     client = app.extensions.get(_CLIENT_KEY)
     if client is None:
+        # Imported here: only a site with REDIS_URL set checks Redis, and redis-py takes
+        # a noticeable part of start-up to import (python -X importtime).
         import redis
 
         client = redis.Redis.from_url(url, **app.config["PETITION"].redis_options())

@@ -35,7 +35,7 @@ import logging
 import os
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from typing import Callable, Iterator
 
 from flask import current_app, render_template
@@ -55,7 +55,6 @@ from petition.letters.models import Letter
 from petition.models_common import utcnow
 from petition.organisations.queries import approved_count, listed
 from petition.signing.models import Signature
-from petition.signing.services import normalise_receipt, receipt_hash
 from petition.urls import public_url
 
 log = logging.getLogger("petition.bundles")
@@ -498,43 +497,6 @@ def pdf_bytes(session: Session, bundle: Bundle) -> bytes:
 
 def file_name(row: Letter, bundle: Bundle, suffix: str = ".pdf") -> str:
     return f"{row.slug}-{bundle.lang}-{bundle.created_at:%Y%m%d-%H%M}-{bundle.id[:8]}{suffix}"
-
-
-# ---- receipts --------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class ReceiptMatch:
-    title: str
-    title_lang: str
-    addressee: str
-    delivered_on: date
-    sha256: str
-
-
-def check_receipt(session: Session, code: str, lang: str) -> list[ReceiptMatch]:
-    """The deliveries whose bundle included the signature with this receipt code.
-
-    The same one query runs whatever the code (also malformed ones, hashed as typed), so
-    a known and an unknown code cost the same; only delivered bundles are answered for."""
-    hashed = receipt_hash(code if normalise_receipt(code) else "-")
-    from petition.deliveries.models import Delivery
-    from petition.deliveries.services import Addressee
-
-    rows = session.execute(
-        select(Delivery.company, Delivery.platform, Delivery.delivered_on, Bundle.sha256, Letter.slug)
-        .join(Bundle, Bundle.id == Delivery.bundle_id)
-        .join(BundleReceipt, BundleReceipt.bundle_id == Bundle.id)
-        .join(Letter, Letter.id == Delivery.letter_id)
-        .where(BundleReceipt.receipt_hash == hashed)
-        .order_by(Delivery.delivered_on, Delivery.id)
-    ).all()
-    matches = []
-    for company, platform, delivered_on, sha256, slug in rows:
-        letter = letters.loaded(slug)
-        text = letter.text_for(lang) if letter else None
-        matches.append(ReceiptMatch(text.front.title if text else slug, text.lang if text else lang,
-                                    Addressee(company, platform).label, delivered_on, sha256))
-    return matches
 
 
 def built_at_utc(bundle: Bundle) -> datetime:

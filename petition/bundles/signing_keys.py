@@ -26,6 +26,10 @@ from pathlib import Path
 
 from petition.config import INSTANCE, Config
 
+# pyHanko (with aiohttp and asn1crypto) and cryptography's X.509 are imported inside the
+# functions below: pyHanko alone takes longer to import than Flask (python -X importtime),
+# and only signing a bundle, checking one or `keys init` needs them, never a web page.
+
 DEFAULT_P12 = "bundle-signing.p12"
 DEFAULT_PASS = "bundle-signing.pass"
 DEVELOPMENT_COMMON_NAME = "Open letters: delivery bundles (development)"

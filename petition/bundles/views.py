@@ -17,6 +17,7 @@ from petition.bundles.jobs import BUILD_JOB
 from petition.console.guard import console_gate
 from petition.console.notices import done
 from petition.console.permissions import can_access, letter_for_current_user
+from petition.deliveries import services as deliveries
 from petition.extensions import db
 from petition.forms import options
 from petition.i18n import LANGUAGES
@@ -153,7 +154,7 @@ def make_blueprint() -> Blueprint:
         status = 200
         if request.method == "POST":
             if form.validate_on_submit():
-                matches = services.check_receipt(db.session, form.code.data, str(get_locale()))
+                matches = deliveries.check_receipt(db.session, form.code.data, str(get_locale()))
                 form.code.data = ""
             else:
                 status = 400

@@ -10,7 +10,11 @@ from flask import current_app
 from flask.cli import with_appcontext as _with_appcontext
 from flask_babel import force_locale
 
+from petition.bundles import services as bundles
+from petition.deliveries import services
+from petition.deliveries.views import company_url
 from petition.extensions import db
+from petition.letters import services as letters
 
 
 def with_appcontext(command):
@@ -29,8 +33,6 @@ def deliveries_cli() -> None:
 
 
 def _letter(slug: str):
-    from petition.letters import services as letters
-
     row = letters.letter_row(slug)
     if row is None:
         raise click.ClickException(f"no letter {slug!r} (run `flask --app wsgi letters sync`?)")
@@ -51,10 +53,6 @@ def _letter(slug: str):
 @with_appcontext
 def record(slug: str, company: str, platform: str, bundle_id: str, delivered_on, channel: str, recipient: str) -> None:
     """Record a delivery of SLUG and print the company's link (shown this once only)."""
-    from petition.bundles import services as bundles
-    from petition.deliveries import services
-    from petition.deliveries.views import company_url
-
     row = _letter(slug)
     bundle = bundles.bundle_of(db.session, row.id, bundle_id)
     if bundle is None:
@@ -77,9 +75,6 @@ def record(slug: str, company: str, platform: str, bundle_id: str, delivered_on,
 @with_appcontext
 def link(slug: str, company: str, platform: str) -> None:
     """Make a new link for a delivery's company (the old one stops working) and print it."""
-    from petition.deliveries import services
-    from petition.deliveries.views import company_url
-
     row = _letter(slug)
     delivery = services.find(db.session, row, company, platform)
     if delivery is None:
@@ -94,8 +89,6 @@ def link(slug: str, company: str, platform: str) -> None:
 @with_appcontext
 def list_(slug: str) -> None:
     """The deliveries of SLUG, as the public log states them (one line each)."""
-    from petition.deliveries import services
-
     row = _letter(slug)
     summaries = services.public_summaries(db.session, row.id)
     if not summaries:
@@ -117,8 +110,6 @@ def list_(slug: str) -> None:
 def verify(slug: str) -> None:
     """Check SLUG's delivery log (the hash chain) and each delivered bundle's PDF signature.
     Exits with status 1 if anything is wrong."""
-    from petition.deliveries import services
-
     row = _letter(slug)
     result = services.verify(db.session, row, current_app.config["PETITION"])
     for problem in result.problems:

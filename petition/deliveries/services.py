@@ -32,7 +32,8 @@ from sqlalchemy.orm import Session
 
 from petition import audit
 from petition.accounts import User
-from petition.bundles.models import Bundle
+from petition.bundles import services as bundles, signing_keys
+from petition.bundles.models import Bundle, BundleReceipt
 from petition.crypto import decrypt, encrypt
 from petition.deliveries import chain
 from petition.deliveries.models import Delivery, DeliveryEvent
@@ -42,6 +43,7 @@ from petition.jobs.models import Job
 from petition.letters import services as letters
 from petition.letters.models import Letter
 from petition.models_common import utcnow
+from petition.signing.services import normalise_receipt, receipt_hash
 
 NOTIFY_JOB = "deliveries.notify"
 NOT_STATED = "not stated"
@@ -90,8 +92,6 @@ def addressees(row: Letter) -> list[Addressee]:
 def bundle_timestamp(bundle: Bundle) -> str | None:
     """The bundle's trusted time (RFC 3161, ISO 8601 UTC) as the bundle records it, or None
     for a bundle signed without a timestamp authority (the log then says so)."""
-    from petition.bundles import services as bundles
-
     stamp = bundles.timestamp_of(bundle)
     return stamp["time"] if stamp else None
 
@@ -442,17 +442,14 @@ def check_bundle(session: Session, bundle_id: str, expected_sha256: str, config)
     Trust root: the site's current signing certificate, and the certificate embedded in
     the PDF when its fingerprint is the one the bundle's manifest recorded (bundles signed
     before a key change stay checkable)."""
+    # Here, not at the top: pyHanko takes a second to import and only this check needs it.
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.validation import validate_pdf_signature
     from pyhanko_certvalidator import ValidationContext
 
-    from petition.bundles import signing_keys
-
     bundle = session.get(Bundle, bundle_id)
     if bundle is None:
         return BundleCheck(bundle_id, False, "the bundle is missing from the database")
-    from petition.bundles import services as bundles
-
     try:
         pdf = bundles.pdf_bytes(session, bundle)
     except Exception:  # noqa: BLE001 - a sealed chunk changed or is missing: say so, do not crash
@@ -551,3 +548,37 @@ def send_notices(job: Job, progress) -> dict:
         row, event = db.session.get(Letter, job.letter_id), db.session.get(DeliveryEvent, event_id)
         progress(min(99, int(queued * 100 / total)), "")
     return {"queued": queued}
+
+
+# ---- receipts --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ReceiptMatch:
+    title: str
+    title_lang: str
+    addressee: str
+    delivered_on: date
+    sha256: str
+
+
+def check_receipt(session: Session, code: str, lang: str) -> list[ReceiptMatch]:
+    """The deliveries whose bundle included the signature with this receipt code.
+
+    The same one query runs whatever the code (also malformed ones, hashed as typed), so
+    a known and an unknown code cost the same; only delivered bundles are answered for."""
+    hashed = receipt_hash(code if normalise_receipt(code) else "-")
+    rows = session.execute(
+        select(Delivery.company, Delivery.platform, Delivery.delivered_on, Bundle.sha256, Letter.slug)
+        .join(Bundle, Bundle.id == Delivery.bundle_id)
+        .join(BundleReceipt, BundleReceipt.bundle_id == Bundle.id)
+        .join(Letter, Letter.id == Delivery.letter_id)
+        .where(BundleReceipt.receipt_hash == hashed)
+        .order_by(Delivery.delivered_on, Delivery.id)
+    ).all()
+    matches = []
+    for company, platform, delivered_on, sha256, slug in rows:
+        letter = letters.loaded(slug)
+        text = letter.text_for(lang) if letter else None
+        matches.append(ReceiptMatch(text.front.title if text else slug, text.lang if text else lang,
+                                    Addressee(company, platform).label, delivered_on, sha256))
+    return matches

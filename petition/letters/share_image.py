@@ -66,6 +66,8 @@ def design_key(html: str) -> str:
 
 
 def render_png(html: str) -> bytes:
+    # Imported here, not at the top: WeasyPrint takes longer to import than Flask itself
+    # (python -X importtime), and only rendering a share image needs it; a web worker never does.
     from weasyprint import CSS, HTML
 
     pdf = HTML(string=html, base_url=None, url_fetcher=_no_fetching).write_pdf(

@@ -30,6 +30,7 @@ from functools import lru_cache
 from flask import current_app
 from flask_babel import force_locale, gettext as _
 from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from petition import tokens, workers
@@ -107,10 +108,7 @@ def submit(session: Session, kind: str, letter_row: Letter, request) -> None:
 
 @lru_cache(maxsize=2)
 def _bump_statement(dialect: str):
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table = MailQuota.__table__
     statement = insert(table).values(key=bindparam("key"), day=bindparam("day"), count=1)
     return statement.on_conflict_do_update(

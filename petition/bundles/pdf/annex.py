@@ -63,6 +63,7 @@ class _Writer:
     lines set their own fonts inside q … Q."""
 
     def __init__(self, frame: Frame):
+        # Imported here: fpdf2 is slow to import and only the annex's render processes need it.
         from fpdf import FPDF
 
         self.frame = frame

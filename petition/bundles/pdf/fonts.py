@@ -58,6 +58,7 @@ def required_file(family: str, style: str = "") -> str:
 
 @lru_cache(maxsize=64)
 def coverage(path: str) -> frozenset[int]:
+    # Imported here: only a bundle build needs fontTools, not the web workers.
     from fontTools.ttLib import TTFont
 
     with TTFont(path, lazy=True) as font:

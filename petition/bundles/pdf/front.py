@@ -20,6 +20,8 @@ def _no_fetching(url: str, *args, **kwargs):
 
 
 def _document(html: str, css: str):
+    # Imported here, not at the top: WeasyPrint takes longer to import than Flask itself
+    # (python -X importtime), and only a bundle build needs it; a web worker never does.
     from weasyprint import CSS, HTML
 
     return HTML(string=html, base_url=None, url_fetcher=_no_fetching).render(

@@ -22,6 +22,7 @@ def join(front_path: str, chunk_paths: list[str], output_path: str, *, sections:
          info: dict[str, str]) -> int:
     """Write front + chunks to output_path, with an outline entry (title, 0-based page
     index) for each section and the given document information. Returns the page count."""
+    # Imported here: only a bundle build needs pikepdf, not the web workers.
     import pikepdf
 
     merged = output_path + ".merged"
