@@ -19,12 +19,15 @@ from flask import current_app
 
 
 @lru_cache(maxsize=8)
-def _fernet(keys: tuple[str, ...]) -> MultiFernet:
+def fernet_for(keys: tuple[str, ...]) -> MultiFernet:
+    """The Fernet of these DATA_KEYS (newest first). For code that runs with no Flask
+    app, such as the bundle annex's render processes; everything else uses encrypt and
+    decrypt below."""
     return MultiFernet([Fernet(k.encode()) for k in keys])
 
 
 def _current() -> MultiFernet:
-    return _fernet(tuple(current_app.config["PETITION"].DATA_KEYS))
+    return fernet_for(tuple(current_app.config["PETITION"].DATA_KEYS))
 
 
 def encrypt(value: str | None) -> str | None:

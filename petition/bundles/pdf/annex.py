@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from petition import disclosure
 from petition.bundles.pdf import fonts, shaped
 from petition.countries import name as country_name
+from petition.crypto import fernet_for
 
 PAGE_W, PAGE_H = 210.0, 297.0
 MARGIN = 15.0
@@ -259,9 +260,7 @@ class _Writer:
 def _decryptor(keys: list[str]):
     if not keys:
         return lambda token: token
-    from cryptography.fernet import Fernet, MultiFernet
-
-    fernet = MultiFernet([Fernet(k.encode()) for k in keys])
+    fernet = fernet_for(tuple(keys))
     return lambda token: fernet.decrypt(token.encode("ascii")).decode("utf-8") if token else None
 
 
