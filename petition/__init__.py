@@ -50,8 +50,9 @@ def create_app(config: Config | None = None) -> Flask:
         # Only as many X-Forwarded-For hops as there are proxies we run are believed.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.TRUSTED_PROXIES, x_proto=1, x_host=0)
 
-    from petition.extensions import babel, csrf, db, limiter, login_manager, migrate
+    from petition.extensions import babel, csrf, db, login_manager, migrate
     from petition.i18n import select_locale, select_timezone
+    from petition.security.limits import limiter
 
     db.init_app(app)
     from petition.database import init_app as init_database

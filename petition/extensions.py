@@ -1,14 +1,11 @@
 """Extension objects, created unbound and attached to an app in create_app()."""
 from flask_babel import Babel
-from flask_limiter import Limiter
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
-
-from petition.security.keys import client_key
 
 # Stable constraint names, so Alembic migrations are the same on SQLite and PostgreSQL.
 NAMING = {
@@ -29,9 +26,3 @@ migrate = Migrate()
 babel = Babel()
 csrf = CSRFProtect()
 login_manager = LoginManager()
-# Limits are keyed on a hash of the client address, never the address itself; the
-# per-address and per-letter limits that Tor users need live in petition.security.
-# Sliding-window counters: two counters per key and window, where a moving window keeps
-# one entry per request (a 3000/minute surge brake would hold 3000 per letter) and costs
-# a script run over them on every check.
-limiter = Limiter(key_func=client_key, strategy="sliding-window-counter")

@@ -20,7 +20,8 @@ from flask import Blueprint, Flask, current_app, jsonify
 from sqlalchemy import text
 
 from petition.database import writing
-from petition.extensions import db, limiter
+from petition.extensions import db
+from petition.security.limits import limiter
 
 log = logging.getLogger("petition.health")
 

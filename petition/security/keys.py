@@ -1,11 +1,11 @@
 """Keys for rate limiting that never carry a client address in the clear."""
 from __future__ import annotations
 
-import hashlib
-import hmac
 import ipaddress
 
 from flask import current_app, request
+
+from petition.crypto import keyed_hash
 
 
 def client_network(address: str, ipv6_prefix: int) -> str:
@@ -37,6 +37,5 @@ def client_key() -> str:
 
 
 def keyed_digest(purpose: str, value: str) -> str:
-    secret = current_app.config["PETITION"].HASH_KEY.encode()
-    message = f"{purpose}\x00{value}".encode()
-    return hmac.new(secret, message, hashlib.sha256).hexdigest()[:32]
+    """crypto.keyed_hash cut to 128 bits: short keys for the limiter's storage."""
+    return keyed_hash(purpose, value)[:32]

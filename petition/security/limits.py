@@ -21,10 +21,17 @@ import logging
 from collections.abc import Callable
 
 from flask import Flask, current_app, request
+from flask_limiter import Limiter
 
-from petition.extensions import limiter
+from petition.security.keys import client_key
 
 log = logging.getLogger("petition.security")
+
+# Limits are keyed on a hash of the client address (security.keys), never the address itself.
+# Sliding-window counters: two counters per key and window, where a moving window keeps
+# one entry per request (a 3000/minute surge brake would hold 3000 per letter) and costs
+# a script run over them on every check.
+limiter = Limiter(key_func=client_key, strategy="sliding-window-counter")
 
 
 def _setting(name: str) -> Callable[[], str]:

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from petition.extensions import limiter
+from petition.security.limits import limiter
 from tests.proxy import TCPProxy
 
 TIMEOUT = 0.3

@@ -4,9 +4,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select, text
 
-from petition.extensions import db, limiter
+from petition.extensions import db
 from petition.mail.models import OutboxMessage
 from petition.security.keys import keyed_digest
+from petition.security.limits import limiter
 from petition.signing.models import Signature
 from tests.helpers import LANGS, confirm_from_mail, form_values, outbox_messages, process_intake
 
