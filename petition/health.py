@@ -118,20 +118,18 @@ def status() -> tuple[dict, bool]:
     return body, healthy
 
 
-def make_blueprint() -> Blueprint:
-    bp = Blueprint("health", __name__)
+bp = Blueprint("health", __name__)
 
-    @bp.get("/healthz")
-    @limiter.exempt
-    def healthz():
-        body, healthy = status()
-        response = jsonify(body)
-        response.status_code = 200 if healthy else 503
-        response.headers["Cache-Control"] = "no-store"
-        return response
 
-    return bp
+@bp.get("/healthz")
+@limiter.exempt
+def healthz():
+    body, healthy = status()
+    response = jsonify(body)
+    response.status_code = 200 if healthy else 503
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def init_app(app: Flask) -> None:
-    app.register_blueprint(make_blueprint())
+    app.register_blueprint(bp)

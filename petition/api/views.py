@@ -40,21 +40,20 @@ def _cached(response, seconds: int = 15):
     return response
 
 
-def make_blueprint() -> Blueprint:
-    bp = Blueprint("api", __name__, url_prefix="/api/v1")
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-    @bp.get("/letters")
-    def letters():
-        return _cached(jsonify({"letters": [_letter_json(row) for row in services.public_rows()]}))
 
-    @bp.get("/letters/<slug>")
-    def letter(slug: str):
-        row = services.letter_row(slug)
-        if row is None or row.status not in services.PUBLIC_STATUSES or services.loaded(slug) is None:
-            abort(404)
-        entries = deliveries.log_entries(db.session, row.id)
-        log = deliveries.api_entries(deliveries.summaries(entries), entries, date.today())
-        log["delivery_log_format"] = chain.DESCRIPTION
-        return _cached(jsonify({**_letter_json(row), **log}))
+@bp.get("/letters")
+def letters():
+    return _cached(jsonify({"letters": [_letter_json(row) for row in services.public_rows()]}))
 
-    return bp
+
+@bp.get("/letters/<slug>")
+def letter(slug: str):
+    row = services.letter_row(slug)
+    if row is None or row.status not in services.PUBLIC_STATUSES or services.loaded(slug) is None:
+        abort(404)
+    entries = deliveries.log_entries(db.session, row.id)
+    log = deliveries.api_entries(deliveries.summaries(entries), entries, date.today())
+    log["delivery_log_format"] = chain.DESCRIPTION
+    return _cached(jsonify({**_letter_json(row), **log}))

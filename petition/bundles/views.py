@@ -14,9 +14,10 @@ from petition import audit
 from petition.bundles import services
 from petition.bundles.forms import BuildForm, ReceiptForm
 from petition.bundles.jobs import BUILD_JOB
-from petition.console.guard import console_gate
+from petition.console.guard import guard_console_pages
 from petition.console.notices import done
 from petition.console.permissions import can_access, letter_for_current_user
+from petition.console.views import visible_letters
 from petition.deliveries import services as deliveries
 from petition.extensions import db
 from petition.forms import options
@@ -59,108 +60,100 @@ def _failure(job: Job) -> str | None:
     return _("The build failed on the server; its log has the details. Try again, or ask the site's operator.")
 
 
-def make_blueprint() -> Blueprint:
-    bp = Blueprint("bundles", __name__)
+bp = Blueprint("bundles", __name__)
+guard_console_pages(bp, public=PUBLIC_ENDPOINTS, indexed=PUBLIC_ENDPOINTS)
 
-    @bp.before_request
-    def _guard():
-        return console_gate(PUBLIC_ENDPOINTS)
 
-    @bp.after_request
-    def _noindex(response):
-        if request.endpoint not in PUBLIC_ENDPOINTS:
-            response.headers["X-Robots-Tag"] = "noindex, nofollow"
-        return response
+def _page(row: Letter, *, build_form=None, status=200):
+    lang = str(get_locale())
+    bundles = services.bundles_of(db.session, row.id)
+    letter = letters.loaded(row.slug)
+    languages = letter.languages if letter else []
+    build_form = build_form or BuildForm(formdata=None)
+    build_form.lang.choices = options((code, LANGUAGES[code]["name"]) for code in languages if code in LANGUAGES)
+    if not build_form.lang.data:
+        build_form.lang.data = lang if lang in languages else (languages[0] if languages else None)
+    jobs = _jobs(row)
+    busy = any(item["job"].status in ("queued", "running") for item in jobs)
+    return render_template(
+        "bundles/console_letter.html", row=row, title=_title(row, lang), bundles=bundles, jobs=jobs, busy=busy,
+        build_form=build_form,
+    ), status
 
-    def _page(row: Letter, *, build_form=None, status=200):
+
+@bp.get("/<lang>/console/bundles", defaults={"slug": None})
+@bp.get("/<lang>/console/letters/<slug>/bundles")
+def console_index(slug: str | None):
+    if slug is None:
         lang = str(get_locale())
-        bundles = services.bundles_of(db.session, row.id)
-        letter = letters.loaded(row.slug)
-        languages = letter.languages if letter else []
-        build_form = build_form or BuildForm(formdata=None)
-        build_form.lang.choices = options((code, LANGUAGES[code]["name"]) for code in languages if code in LANGUAGES)
-        if not build_form.lang.data:
-            build_form.lang.data = lang if lang in languages else (languages[0] if languages else None)
-        jobs = _jobs(row)
-        busy = any(item["job"].status in ("queued", "running") for item in jobs)
-        return render_template(
-            "bundles/console_letter.html", row=row, title=_title(row, lang), bundles=bundles, jobs=jobs, busy=busy,
-            build_form=build_form,
-        ), status
+        rows = [row for row in visible_letters(current_user) if can_access(current_user, row)]
+        summaries = [{"row": row, "title": _title(row, lang), "bundles": len(services.bundles_of(db.session, row.id))}
+                     for row in rows]
+        return render_template("bundles/console_index.html", summaries=summaries)
+    return _page(letter_for_current_user(slug))
 
-    @bp.get("/<lang>/console/bundles", defaults={"slug": None})
-    @bp.get("/<lang>/console/letters/<slug>/bundles")
-    def console_index(slug: str | None):
-        if slug is None:
-            from petition.console.views import visible_letters
+# The console's letter menu links to this name.
+bp.add_url_rule("/<lang>/console/letters/<slug>/bundles", endpoint="console_letter", view_func=console_index)
 
-            lang = str(get_locale())
-            rows = [row for row in visible_letters(current_user) if can_access(current_user, row)]
-            summaries = [{"row": row, "title": _title(row, lang), "bundles": len(services.bundles_of(db.session, row.id))}
-                         for row in rows]
-            return render_template("bundles/console_index.html", summaries=summaries)
-        return _page(letter_for_current_user(slug))
 
-    # The console's letter menu links to this name.
-    bp.add_url_rule("/<lang>/console/letters/<slug>/bundles", endpoint="console_letter", view_func=console_index)
+@bp.post("/<lang>/console/letters/<slug>/bundles/build")
+def request_build(slug: str):
+    row = letter_for_current_user(slug)
+    form = BuildForm()
+    letter = letters.loaded(row.slug)
+    form.lang.choices = options((code, code) for code in (letter.languages if letter else []))
+    if not form.validate_on_submit():
+        return _page(row, build_form=form, status=400)
+    # A second request for the same bundle while one is queued or running gets that job.
+    job = runner.enqueue(db.session, BUILD_JOB, {"slug": row.slug, "lang": form.lang.data},
+                         letter_id=row.id, requested_by=current_user.id,
+                         coalesce_key=f"{BUILD_JOB}:{row.id}:{form.lang.data}")
+    audit.record(db.session, current_user, "bundle.request", row.id, lang=form.lang.data)
+    db.session.commit()
+    done(_("Bundle requested: this page shows its progress."))
+    return redirect(url_for("bundles.console_index", slug=row.slug, _anchor=f"job-{job.id}"), code=303)
 
-    @bp.post("/<lang>/console/letters/<slug>/bundles/build")
-    def request_build(slug: str):
-        row = letter_for_current_user(slug)
-        form = BuildForm()
-        letter = letters.loaded(row.slug)
-        form.lang.choices = options((code, code) for code in (letter.languages if letter else []))
-        if not form.validate_on_submit():
-            return _page(row, build_form=form, status=400)
-        # A second request for the same bundle while one is queued or running gets that job.
-        job = runner.enqueue(db.session, BUILD_JOB, {"slug": row.slug, "lang": form.lang.data},
-                             letter_id=row.id, requested_by=current_user.id,
-                             coalesce_key=f"{BUILD_JOB}:{row.id}:{form.lang.data}")
-        audit.record(db.session, current_user, "bundle.request", row.id, lang=form.lang.data)
-        db.session.commit()
-        done(_("Bundle requested: this page shows its progress."))
-        return redirect(url_for("bundles.console_index", slug=row.slug, _anchor=f"job-{job.id}"), code=303)
 
-    @bp.get("/<lang>/console/letters/<slug>/bundles/<bundle_id>.pdf")
-    def download_pdf(slug: str, bundle_id: str):
-        row = letter_for_current_user(slug)
-        bundle = services.bundle_of(db.session, row.id, bundle_id) or abort(404)
-        audit.record(db.session, current_user, "bundle.download", row.id, bundle=bundle.id, part="pdf")
-        db.session.commit()
-        # Decrypted as it is sent, a chunk at a time; the first one before the answer
-        # starts, so that a missing key is an error page, not a cut-off file.
-        chunks = services.pdf_chunks(db.session, bundle)
-        first = next(chunks)
-        body = stream_with_context(itertools.chain((first,), chunks))
-        response = _attachment(body, "application/pdf", services.file_name(row, bundle))
-        response.content_length = bundle.size_bytes
-        return response
+@bp.get("/<lang>/console/letters/<slug>/bundles/<bundle_id>.pdf")
+def download_pdf(slug: str, bundle_id: str):
+    row = letter_for_current_user(slug)
+    bundle = services.bundle_of(db.session, row.id, bundle_id) or abort(404)
+    audit.record(db.session, current_user, "bundle.download", row.id, bundle=bundle.id, part="pdf")
+    db.session.commit()
+    # Decrypted as it is sent, a chunk at a time; the first one before the answer
+    # starts, so that a missing key is an error page, not a cut-off file.
+    chunks = services.pdf_chunks(db.session, bundle)
+    first = next(chunks)
+    body = stream_with_context(itertools.chain((first,), chunks))
+    response = _attachment(body, "application/pdf", services.file_name(row, bundle))
+    response.content_length = bundle.size_bytes
+    return response
 
-    @bp.get("/<lang>/console/letters/<slug>/bundles/<bundle_id>.manifest.json")
-    def download_manifest(slug: str, bundle_id: str):
-        row = letter_for_current_user(slug)
-        bundle = services.bundle_of(db.session, row.id, bundle_id) or abort(404)
-        audit.record(db.session, current_user, "bundle.download", row.id, bundle=bundle.id, part="manifest")
-        db.session.commit()
-        return _attachment(stream_with_context(services.manifest_chunks(db.session, bundle)), "application/json",
-                           services.file_name(row, bundle, ".pdf.manifest.json"))
 
-    # ---- public ----------------------------------------------------------------------------
+@bp.get("/<lang>/console/letters/<slug>/bundles/<bundle_id>.manifest.json")
+def download_manifest(slug: str, bundle_id: str):
+    row = letter_for_current_user(slug)
+    bundle = services.bundle_of(db.session, row.id, bundle_id) or abort(404)
+    audit.record(db.session, current_user, "bundle.download", row.id, bundle=bundle.id, part="manifest")
+    db.session.commit()
+    return _attachment(stream_with_context(services.manifest_chunks(db.session, bundle)), "application/json",
+                       services.file_name(row, bundle, ".pdf.manifest.json"))
 
-    @bp.route("/<lang>/receipt", methods=["GET", "POST"])
-    def receipt():
-        form = ReceiptForm()
-        matches = None
-        status = 200
-        if request.method == "POST":
-            if form.validate_on_submit():
-                matches = deliveries.check_receipt(db.session, form.code.data, str(get_locale()))
-                form.code.data = ""
-            else:
-                status = 400
-        return render_template("bundles/receipt.html", form=form, matches=matches), status
 
-    return bp
+# ---- public ----------------------------------------------------------------------------
+
+@bp.route("/<lang>/receipt", methods=["GET", "POST"])
+def receipt():
+    form = ReceiptForm()
+    matches = None
+    status = 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            matches = deliveries.check_receipt(db.session, form.code.data, str(get_locale()))
+            form.code.data = ""
+        else:
+            status = 400
+    return render_template("bundles/receipt.html", form=form, matches=matches), status
 
 
 def _attachment(data, mimetype: str, name: str) -> Response:

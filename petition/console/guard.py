@@ -1,9 +1,11 @@
-"""The console's gate, shared by every blueprint with console pages (console, bundles)."""
+"""The console's gate, shared by every blueprint with console pages (console, bundles,
+deliveries, paper, the privacy desk)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 
-from flask import current_app, redirect, request, session, url_for
+from flask import Blueprint, current_app, redirect, request, session, url_for
 from flask_login import current_user, logout_user
 
 from petition.security.headers import mark_sensitive
@@ -12,7 +14,7 @@ from petition.security.headers import mark_sensitive
 AUTH_AT = "console_auth_at"
 
 
-def console_gate(public_endpoints: set[str]):
+def console_gate(public_endpoints: Collection[str]):
     """Run before each request of a console blueprint: pages are never cached, and
     outside public_endpoints a signed-in user whose session is younger than
     SESSION_HOURS is required. Returns a response to send instead, or None."""
@@ -29,3 +31,19 @@ def console_gate(public_endpoints: set[str]):
         session.clear()
         return redirect(url_for("console.login"))
     return None
+
+
+def guard_console_pages(bp: Blueprint, *, public: Collection[str] = frozenset(),
+                        indexed: Collection[str] = frozenset()) -> None:
+    """Put bp's pages behind console_gate, but for the endpoints in `public` (a
+    company's link, the receipt check), and ask search engines to index none of its
+    answers but those of `indexed` (the public delivery log)."""
+    @bp.before_request
+    def _guard():
+        return console_gate(public)
+
+    @bp.after_request
+    def _noindex(response):
+        if request.endpoint not in indexed:
+            response.headers["X-Robots-Tag"] = "noindex, nofollow"
+        return response

@@ -13,7 +13,7 @@ from flask_babel import gettext as _, ngettext
 from flask_login import current_user
 
 from petition.console.forms import PrivacyEraseForm, PrivacyRequestForm
-from petition.console.guard import console_gate
+from petition.console.guard import guard_console_pages
 from petition.console.notices import done
 from petition.console.permissions import require_admin
 from petition.extensions import db
@@ -22,91 +22,87 @@ from petition.privacy import services
 NOT_AN_ADDRESS = "not an email address"  # services' ValueError
 
 
+bp = Blueprint("privacy_desk", __name__)
+guard_console_pages(bp)
+
+
+@bp.before_request
+def _administrators_only():
+    require_admin()
+
+
+@bp.after_request
 def _no_store(response):
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
-def make_blueprint() -> Blueprint:
-    bp = Blueprint("privacy_desk", __name__)
+def _form_page(form, status=200):
+    return render_template("console/privacy.html", form=form), status
 
-    @bp.before_request
-    def _guard():
-        gate = console_gate(set())
-        if gate is not None:
-            return gate
-        require_admin()
-        return None
 
-    @bp.after_request
-    def _private(response):
-        response.headers["X-Robots-Tag"] = "noindex, nofollow"
-        return _no_store(response)
+@bp.get("/<lang>/console/privacy")
+def desk():
+    # Never reads the query string: an address put into the URL by hand is not used.
+    return _form_page(PrivacyRequestForm(formdata=None))
 
-    def _form_page(form, status=200):
-        return render_template("console/privacy.html", form=form), status
 
-    @bp.get("/<lang>/console/privacy")
-    def desk():
-        # Never reads the query string: an address put into the URL by hand is not used.
-        return _form_page(PrivacyRequestForm(formdata=None))
+@bp.post("/<lang>/console/privacy")
+def find():
+    form = PrivacyRequestForm()
+    if not form.validate_on_submit():
+        return _form_page(form, 400)
+    try:
+        held = services.lookup(db.session, form.email.data, current_user)
+    except ValueError:
+        form.email.errors = [_("This is not an email address.")]
+        return _form_page(form, 400)
+    db.session.commit()
+    erase_form = PrivacyEraseForm(formdata=None, email=form.email.data)
+    return render_template("console/privacy_found.html", held=held, email=form.email.data,
+                           export_form=PrivacyRequestForm(formdata=None, email=form.email.data),
+                           erase_form=erase_form)
 
-    @bp.post("/<lang>/console/privacy")
-    def find():
-        form = PrivacyRequestForm()
-        if not form.validate_on_submit():
-            return _form_page(form, 400)
-        try:
-            held = services.lookup(db.session, form.email.data, current_user)
-        except ValueError:
-            form.email.errors = [_("This is not an email address.")]
-            return _form_page(form, 400)
-        db.session.commit()
-        erase_form = PrivacyEraseForm(formdata=None, email=form.email.data)
+
+@bp.post("/<lang>/console/privacy/export")
+def export():
+    form = PrivacyRequestForm()
+    if not form.validate_on_submit():
+        return _form_page(form, 400)
+    try:
+        result = services.export(db.session, form.email.data, current_user)
+    except ValueError:
+        form.email.errors = [_("This is not an email address.")]
+        return _form_page(form, 400)
+    db.session.commit()
+    response = Response(result.as_json(), mimetype="application/json")
+    # A neutral file name: the address is not in it either.
+    response.headers["Content-Disposition"] = 'attachment; filename="data-request-export.json"'
+    return response
+
+
+@bp.post("/<lang>/console/privacy/erase")
+def erase():
+    form = PrivacyEraseForm()
+    if not form.validate_on_submit():
+        held = []
+        if form.email.data and not form.email.errors:
+            try:
+                held = services.lookup(db.session, form.email.data, current_user)
+                db.session.commit()
+            except ValueError:
+                return _form_page(PrivacyRequestForm(formdata=None), 400)
         return render_template("console/privacy_found.html", held=held, email=form.email.data,
                                export_form=PrivacyRequestForm(formdata=None, email=form.email.data),
-                               erase_form=erase_form)
-
-    @bp.post("/<lang>/console/privacy/export")
-    def export():
-        form = PrivacyRequestForm()
-        if not form.validate_on_submit():
-            return _form_page(form, 400)
-        try:
-            result = services.export(db.session, form.email.data, current_user)
-        except ValueError:
-            form.email.errors = [_("This is not an email address.")]
-            return _form_page(form, 400)
-        db.session.commit()
-        response = Response(result.as_json(), mimetype="application/json")
-        # A neutral file name: the address is not in it either.
-        response.headers["Content-Disposition"] = 'attachment; filename="data-request-export.json"'
-        return response
-
-    @bp.post("/<lang>/console/privacy/erase")
-    def erase():
-        form = PrivacyEraseForm()
-        if not form.validate_on_submit():
-            held = []
-            if form.email.data and not form.email.errors:
-                try:
-                    held = services.lookup(db.session, form.email.data, current_user)
-                    db.session.commit()
-                except ValueError:
-                    return _form_page(PrivacyRequestForm(formdata=None), 400)
-            return render_template("console/privacy_found.html", held=held, email=form.email.data,
-                                   export_form=PrivacyRequestForm(formdata=None, email=form.email.data),
-                                   erase_form=form), 400
-        try:
-            report = services.erase(db.session, form.email.data, current_user)
-        except ValueError:
-            return _form_page(PrivacyRequestForm(formdata=None), 400)
-        db.session.commit()
-        done(_("Deleted: %(signatures)s, %(organisations)s, %(emails)s.",
-               signatures=ngettext("%(num)s signature", "%(num)s signatures", report.signatures_deleted),
-               organisations=ngettext("%(num)s organisation contact", "%(num)s organisation contacts",
-                                      report.organisations_deleted + report.organisations_scrubbed),
-               emails=ngettext("%(num)s queued email", "%(num)s queued emails", report.queued_emails_deleted)))
-        return redirect(url_for("privacy_desk.desk"), code=303)
-
-    return bp
+                               erase_form=form), 400
+    try:
+        report = services.erase(db.session, form.email.data, current_user)
+    except ValueError:
+        return _form_page(PrivacyRequestForm(formdata=None), 400)
+    db.session.commit()
+    done(_("Deleted: %(signatures)s, %(organisations)s, %(emails)s.",
+           signatures=ngettext("%(num)s signature", "%(num)s signatures", report.signatures_deleted),
+           organisations=ngettext("%(num)s organisation contact", "%(num)s organisation contacts",
+                                  report.organisations_deleted + report.organisations_scrubbed),
+           emails=ngettext("%(num)s queued email", "%(num)s queued emails", report.queued_emails_deleted)))
+    return redirect(url_for("privacy_desk.desk"), code=303)

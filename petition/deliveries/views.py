@@ -12,7 +12,7 @@ from flask_login import current_user
 from petition.bundles import services as bundles
 from petition.bundles.models import Bundle
 from petition.console.confirm import confirmation_page, confirmed
-from petition.console.guard import console_gate
+from petition.console.guard import guard_console_pages
 from petition.console.permissions import letter_for_current_user
 from petition.deliveries import services
 from petition.deliveries.forms import ButtonForm, RecordForm, ResponseForm, addressee_from
@@ -40,202 +40,204 @@ def company_url(row: Letter, token: str) -> str:
     return public_url("deliveries.company", lang=row.default_language, token=token)
 
 
-def make_blueprint() -> Blueprint:
-    bp = Blueprint("deliveries", __name__)
+bp = Blueprint("deliveries", __name__)
+guard_console_pages(bp, public=PUBLIC_ENDPOINTS, indexed={"deliveries.log"})
 
-    @bp.before_request
-    def _guard():
-        return console_gate(PUBLIC_ENDPOINTS)
 
-    @bp.after_request
-    def _headers(response):
-        if request.endpoint != "deliveries.log":
-            response.headers["X-Robots-Tag"] = "noindex, nofollow"
-        return response
+# ---- console --------------------------------------------------------------------------
 
-    # ---- console --------------------------------------------------------------------------
+def _console_page(row: Letter, form: RecordForm | None = None, status: int = 200, error: str | None = None):
+    built = bundles.bundles_of(db.session, row.id)
+    form = form or RecordForm(formdata=None)
+    form.fill_choices(built, services.addressees(row))
+    if form.delivered_on.data is None and request.method == "GET":
+        form.delivered_on.data = date.today()
+    deliveries = services.deliveries_of(db.session, row)
+    entries = services.log_entries(db.session, row.id)
+    return render_template(
+        "deliveries/console.html", row=row, title=_title(row, str(get_locale())), form=form, error=error,
+        deliveries=deliveries, recipients={d.id: services.recipient_of(d) for d in deliveries}, summaries={s.delivery_id: s for s in services.summaries(entries)},
+        problems=services.chain.check(row.slug, entries), entries=len(entries), bundles=built,
+        button=ButtonForm(formdata=None), today=date.today(),
+    ), status
 
-    def _console_page(row: Letter, form: RecordForm | None = None, status: int = 200, error: str | None = None):
-        built = bundles.bundles_of(db.session, row.id)
-        form = form or RecordForm(formdata=None)
-        form.fill_choices(built, services.addressees(row))
-        if form.delivered_on.data is None and request.method == "GET":
-            form.delivered_on.data = date.today()
-        deliveries = services.deliveries_of(db.session, row)
-        entries = services.log_entries(db.session, row.id)
-        return render_template(
-            "deliveries/console.html", row=row, title=_title(row, str(get_locale())), form=form, error=error,
-            deliveries=deliveries, recipients={d.id: services.recipient_of(d) for d in deliveries}, summaries={s.delivery_id: s for s in services.summaries(entries)},
-            problems=services.chain.check(row.slug, entries), entries=len(entries), bundles=built,
-            button=ButtonForm(formdata=None), today=date.today(),
-        ), status
 
-    @bp.get("/<lang>/console/letters/<slug>/deliveries")
-    def console(slug: str):
-        return _console_page(letter_for_current_user(slug))
+@bp.get("/<lang>/console/letters/<slug>/deliveries")
+def console(slug: str):
+    return _console_page(letter_for_current_user(slug))
 
-    @bp.post("/<lang>/console/letters/<slug>/deliveries")
-    def record(slug: str):
-        row = letter_for_current_user(slug)
-        form = RecordForm()
-        form.fill_choices(bundles.bundles_of(db.session, row.id), services.addressees(row))
-        if not form.validate_on_submit():
-            return _console_page(row, form, 400)
-        addressee = addressee_from(form.addressee.data)
-        bundle = bundles.bundle_of(db.session, row.id, form.bundle_id.data) or abort(404)
-        if not confirmed():
-            return confirmation_page(
-                title=_("Record this delivery?"),
-                message=_("The delivery becomes an entry of the letter's public delivery log, which can never be "
-                          "changed or removed. The letter stays open: closing it is a separate action."),
-                details=[_("Delivered to: %(name)s", name=addressee.label),
-                         _("On: %(date)s", date=form.delivered_on.data.isoformat()),
-                         _("Bundle SHA-256: %(sha)s", sha=bundle.sha256),
-                         _("Channel: %(channel)s", channel=form.channel.data),
-                         _("Person or office: %(recipient)s", recipient=form.recipient.data)],
-                action=url_for("deliveries.record", slug=row.slug), back=url_for("deliveries.console", slug=row.slug),
-                button=_("Record the delivery"), row=row, letter_title=_title(row, row.default_language),
-                fields={"bundle_id": form.bundle_id.data, "addressee": form.addressee.data,
-                        "delivered_on": form.delivered_on.data.isoformat(), "channel": form.channel.data,
-                        "recipient": form.recipient.data})
-        try:
-            recorded = services.record(db.session, row, bundle, company=addressee.company, platform=addressee.platform,
-                                       delivered_on=form.delivered_on.data, channel=form.channel.data,
-                                       recipient=form.recipient.data, actor=current_user)
-        except services.DeliveryError as exc:
-            db.session.rollback()
-            return _console_page(row, form, 400, error=str(exc))
-        db.session.commit()
-        return _link_page(row, recorded.delivery, recorded.token)
 
-    def _link_page(row: Letter, delivery: Delivery, token: str):
-        # The token exists only in this response: never cached, never stored.
-        mark_sensitive()
-        return render_template("deliveries/link.html", row=row, title=_title(row, row.default_language),
-                               delivery=delivery, label=services.Addressee(delivery.company, delivery.platform).label,
-                               link=company_url(row, token))
+@bp.post("/<lang>/console/letters/<slug>/deliveries")
+def record(slug: str):
+    row = letter_for_current_user(slug)
+    form = RecordForm()
+    form.fill_choices(bundles.bundles_of(db.session, row.id), services.addressees(row))
+    if not form.validate_on_submit():
+        return _console_page(row, form, 400)
+    addressee = addressee_from(form.addressee.data)
+    bundle = bundles.bundle_of(db.session, row.id, form.bundle_id.data) or abort(404)
+    if not confirmed():
+        return confirmation_page(
+            title=_("Record this delivery?"),
+            message=_("The delivery becomes an entry of the letter's public delivery log, which can never be "
+                      "changed or removed. The letter stays open: closing it is a separate action."),
+            details=[_("Delivered to: %(name)s", name=addressee.label),
+                     _("On: %(date)s", date=form.delivered_on.data.isoformat()),
+                     _("Bundle SHA-256: %(sha)s", sha=bundle.sha256),
+                     _("Channel: %(channel)s", channel=form.channel.data),
+                     _("Person or office: %(recipient)s", recipient=form.recipient.data)],
+            action=url_for("deliveries.record", slug=row.slug), back=url_for("deliveries.console", slug=row.slug),
+            button=_("Record the delivery"), row=row, letter_title=_title(row, row.default_language),
+            fields={"bundle_id": form.bundle_id.data, "addressee": form.addressee.data,
+                    "delivered_on": form.delivered_on.data.isoformat(), "channel": form.channel.data,
+                    "recipient": form.recipient.data})
+    try:
+        recorded = services.record(db.session, row, bundle, company=addressee.company, platform=addressee.platform,
+                                   delivered_on=form.delivered_on.data, channel=form.channel.data,
+                                   recipient=form.recipient.data, actor=current_user)
+    except services.DeliveryError as exc:
+        db.session.rollback()
+        return _console_page(row, form, 400, error=str(exc))
+    db.session.commit()
+    return _link_page(row, recorded.delivery, recorded.token)
 
-    def _delivery(row: Letter, delivery_id: int) -> Delivery:
-        return services.delivery_of(db.session, row, delivery_id) or abort(404)
 
-    @bp.post("/<lang>/console/letters/<slug>/deliveries/<int:delivery_id>/publish")
-    def publish(slug: str, delivery_id: int):
-        row = letter_for_current_user(slug)
-        delivery = _delivery(row, delivery_id)
-        if not ButtonForm().validate_on_submit():
-            abort(400)
-        label = services.Addressee(delivery.company, delivery.platform).label
-        if not confirmed():
-            return confirmation_page(
-                title=_("Publish this response?"),
-                message=_("The response of %(name)s is published word for word on the letter's page and in its "
-                          "delivery log, and signers who asked for updates get an email. This cannot be undone.",
-                          name=label),
-                details=[delivery.response or ""],
-                action=url_for("deliveries.publish", slug=row.slug, delivery_id=delivery.id),
-                back=url_for("deliveries.console", slug=row.slug), button=_("Publish the response"),
-                row=row, letter_title=_title(row, row.default_language))
-        try:
-            services.publish(db.session, row, delivery, current_user)
-        except services.DeliveryError as exc:
-            db.session.rollback()
-            return _console_page(row, status=409, error=str(exc))
-        db.session.commit()
-        return redirect(url_for("deliveries.console", slug=row.slug, _anchor=f"delivery-{delivery.id}"), code=303)
+def _link_page(row: Letter, delivery: Delivery, token: str):
+    # The token exists only in this response: never cached, never stored.
+    mark_sensitive()
+    return render_template("deliveries/link.html", row=row, title=_title(row, row.default_language),
+                           delivery=delivery, label=services.Addressee(delivery.company, delivery.platform).label,
+                           link=company_url(row, token))
 
-    @bp.post("/<lang>/console/letters/<slug>/deliveries/<int:delivery_id>/link")
-    def new_link(slug: str, delivery_id: int):
-        row = letter_for_current_user(slug)
-        delivery = _delivery(row, delivery_id)
-        if not ButtonForm().validate_on_submit():
-            abort(400)
-        if not confirmed():
-            return confirmation_page(
-                title=_("Make a new link for the company?"),
-                message=_("The link given to %(name)s stops working at once; send them the new one.",
-                          name=services.Addressee(delivery.company, delivery.platform).label),
-                action=url_for("deliveries.new_link", slug=row.slug, delivery_id=delivery.id),
-                back=url_for("deliveries.console", slug=row.slug), button=_("Make a new link"),
-                row=row, letter_title=_title(row, row.default_language))
-        token = services.new_link(db.session, row, delivery, current_user)
-        db.session.commit()
-        return _link_page(row, delivery, token)
 
-    # ---- the company's side ----------------------------------------------------------------------
+def _delivery(row: Letter, delivery_id: int) -> Delivery:
+    return services.delivery_of(db.session, row, delivery_id) or abort(404)
 
-    def _company_delivery(token: str) -> tuple[Delivery, Letter]:
-        """The delivery a token opens; any other token gets the one same 404 page."""
-        mark_sensitive()
-        delivery = services.for_token(db.session, token)
-        if delivery is None:
-            abort(404)
-        return delivery, services.letter_of(db.session, delivery)
 
-    def _company_page(token: str, delivery: Delivery, row: Letter, form: ResponseForm | None = None,
-                      status: int = 200, error: str | None = None):
-        lang = str(get_locale())
-        loaded = letters.loaded(row.slug)
-        bundle = db.session.get(Bundle, delivery.bundle_id)
-        manifest = json.loads(bundle.manifest or "{}")
-        return render_template(
-            "deliveries/company.html", token=token, row=row, delivery=delivery, bundle=bundle,
-            label=services.Addressee(delivery.company, delivery.platform).label,
-            text=loaded.text_for(lang) if loaded else None, title=_title(row, lang),
-            certificate_sha256=manifest.get("signing_certificate_sha256"),
-            timestamp=services.bundle_timestamp(bundle),
-            form=form or ResponseForm(formdata=None), button=ButtonForm(formdata=None), error=error,
-            max_chars=services.RESPONSE_MAX,
-        ), status
+@bp.post("/<lang>/console/letters/<slug>/deliveries/<int:delivery_id>/publish")
+def publish(slug: str, delivery_id: int):
+    row = letter_for_current_user(slug)
+    delivery = _delivery(row, delivery_id)
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    label = services.Addressee(delivery.company, delivery.platform).label
+    if not confirmed():
+        return confirmation_page(
+            title=_("Publish this response?"),
+            message=_("The response of %(name)s is published word for word on the letter's page and in its "
+                      "delivery log, and signers who asked for updates get an email. This cannot be undone.",
+                      name=label),
+            details=[delivery.response or ""],
+            action=url_for("deliveries.publish", slug=row.slug, delivery_id=delivery.id),
+            back=url_for("deliveries.console", slug=row.slug), button=_("Publish the response"),
+            row=row, letter_title=_title(row, row.default_language))
+    try:
+        services.publish(db.session, row, delivery, current_user)
+    except services.DeliveryError as exc:
+        db.session.rollback()
+        return _console_page(row, status=409, error=str(exc))
+    db.session.commit()
+    return redirect(url_for("deliveries.console", slug=row.slug, _anchor=f"delivery-{delivery.id}"), code=303)
 
-    @bp.get(f"/<lang>/{COMPANY_PATH}/<token>")
-    def company(token: str):
-        delivery, row = _company_delivery(token)
-        return _company_page(token, delivery, row)
 
-    @bp.get(f"/<lang>/{COMPANY_PATH}/<token>/bundle.pdf")
-    def company_bundle(token: str):
-        delivery, row = _company_delivery(token)
-        bundle = db.session.get(Bundle, delivery.bundle_id)
-        response = Response(bundles.pdf_bytes(db.session, bundle), mimetype="application/pdf")
-        response.headers["Content-Disposition"] = f'attachment; filename="{bundles.file_name(row, bundle)}"'
-        return response
+@bp.post("/<lang>/console/letters/<slug>/deliveries/<int:delivery_id>/link")
+def new_link(slug: str, delivery_id: int):
+    row = letter_for_current_user(slug)
+    delivery = _delivery(row, delivery_id)
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    if not confirmed():
+        return confirmation_page(
+            title=_("Make a new link for the company?"),
+            message=_("The link given to %(name)s stops working at once; send them the new one.",
+                      name=services.Addressee(delivery.company, delivery.platform).label),
+            action=url_for("deliveries.new_link", slug=row.slug, delivery_id=delivery.id),
+            back=url_for("deliveries.console", slug=row.slug), button=_("Make a new link"),
+            row=row, letter_title=_title(row, row.default_language))
+    token = services.new_link(db.session, row, delivery, current_user)
+    db.session.commit()
+    return _link_page(row, delivery, token)
 
-    @bp.post(f"/<lang>/{COMPANY_PATH}/<token>/acknowledge")
-    def acknowledge(token: str):
-        delivery, row = _company_delivery(token)
-        if not ButtonForm().validate_on_submit():
-            return _company_page(token, delivery, row, status=400,
-                                 error=_("The form had expired. Please try again."))
-        services.acknowledge(db.session, delivery)
-        db.session.commit()
-        return redirect(url_for("deliveries.company", token=token, _anchor="receipt"), code=303)
 
-    @bp.post(f"/<lang>/{COMPANY_PATH}/<token>/respond")
-    def respond(token: str):
-        delivery, row = _company_delivery(token)
-        form = ResponseForm()
-        if not form.validate_on_submit():
-            return _company_page(token, delivery, row, form, 400)
-        try:
-            services.respond(db.session, delivery, form.response.data)
-        except services.DeliveryError as exc:
-            db.session.rollback()
-            return _company_page(token, delivery, row, form, 400, error=str(exc))
-        db.session.commit()
-        return redirect(url_for("deliveries.company", token=token, _anchor="response"), code=303)
+# ---- the company's side ----------------------------------------------------------------------
 
-    # ---- public ------------------------------------------------------------------------------
+def _company_delivery(token: str) -> tuple[Delivery, Letter]:
+    """The delivery a token opens; any other token gets the one same 404 page."""
+    mark_sensitive()
+    delivery = services.for_token(db.session, token)
+    if delivery is None:
+        abort(404)
+    return delivery, services.letter_of(db.session, delivery)
 
-    @bp.get("/<lang>/letters/<slug>/deliveries")
-    def log(slug: str):
-        row = letters.public_row(slug)
-        letter = letters.loaded(slug)
-        if row is None or letter is None or row.status not in letters.PUBLIC_STATUSES:
-            abort(404)
-        entries = services.log_entries(db.session, row.id)
-        return render_template("deliveries/log.html", row=row, letter=letter,
-                               text=letter.text_for(str(get_locale())), entries=entries,
-                               summaries=services.summaries(entries), today=date.today(),
-                               parsed={e.seq: json.loads(e.data) for e in entries})
 
-    return bp
+def _company_page(token: str, delivery: Delivery, row: Letter, form: ResponseForm | None = None,
+                  status: int = 200, error: str | None = None):
+    lang = str(get_locale())
+    loaded = letters.loaded(row.slug)
+    bundle = db.session.get(Bundle, delivery.bundle_id)
+    manifest = json.loads(bundle.manifest or "{}")
+    return render_template(
+        "deliveries/company.html", token=token, row=row, delivery=delivery, bundle=bundle,
+        label=services.Addressee(delivery.company, delivery.platform).label,
+        text=loaded.text_for(lang) if loaded else None, title=_title(row, lang),
+        certificate_sha256=manifest.get("signing_certificate_sha256"),
+        timestamp=services.bundle_timestamp(bundle),
+        form=form or ResponseForm(formdata=None), button=ButtonForm(formdata=None), error=error,
+        max_chars=services.RESPONSE_MAX,
+    ), status
+
+
+@bp.get(f"/<lang>/{COMPANY_PATH}/<token>")
+def company(token: str):
+    delivery, row = _company_delivery(token)
+    return _company_page(token, delivery, row)
+
+
+@bp.get(f"/<lang>/{COMPANY_PATH}/<token>/bundle.pdf")
+def company_bundle(token: str):
+    delivery, row = _company_delivery(token)
+    bundle = db.session.get(Bundle, delivery.bundle_id)
+    response = Response(bundles.pdf_bytes(db.session, bundle), mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'attachment; filename="{bundles.file_name(row, bundle)}"'
+    return response
+
+
+@bp.post(f"/<lang>/{COMPANY_PATH}/<token>/acknowledge")
+def acknowledge(token: str):
+    delivery, row = _company_delivery(token)
+    if not ButtonForm().validate_on_submit():
+        return _company_page(token, delivery, row, status=400,
+                             error=_("The form had expired. Please try again."))
+    services.acknowledge(db.session, delivery)
+    db.session.commit()
+    return redirect(url_for("deliveries.company", token=token, _anchor="receipt"), code=303)
+
+
+@bp.post(f"/<lang>/{COMPANY_PATH}/<token>/respond")
+def respond(token: str):
+    delivery, row = _company_delivery(token)
+    form = ResponseForm()
+    if not form.validate_on_submit():
+        return _company_page(token, delivery, row, form, 400)
+    try:
+        services.respond(db.session, delivery, form.response.data)
+    except services.DeliveryError as exc:
+        db.session.rollback()
+        return _company_page(token, delivery, row, form, 400, error=str(exc))
+    db.session.commit()
+    return redirect(url_for("deliveries.company", token=token, _anchor="response"), code=303)
+
+
+# ---- public ------------------------------------------------------------------------------
+
+@bp.get("/<lang>/letters/<slug>/deliveries")
+def log(slug: str):
+    row = letters.public_row(slug)
+    letter = letters.loaded(slug)
+    if row is None or letter is None or row.status not in letters.PUBLIC_STATUSES:
+        abort(404)
+    entries = services.log_entries(db.session, row.id)
+    return render_template("deliveries/log.html", row=row, letter=letter,
+                           text=letter.text_for(str(get_locale())), entries=entries,
+                           summaries=services.summaries(entries), today=date.today(),
+                           parsed={e.seq: json.loads(e.data) for e in entries})

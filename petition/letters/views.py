@@ -35,124 +35,130 @@ def share_panel(slug: str):
     return sharing.panel(slug, str(get_locale()))
 
 
-def make_blueprint() -> Blueprint:
-    bp = Blueprint("letters", __name__)
-    bp.add_app_template_global(share_panel, "share_panel")
-    bp.add_app_template_global(sharing.OG_LOCALES, "og_locales")
+bp = Blueprint("letters", __name__)
+bp.add_app_template_global(share_panel, "share_panel")
+bp.add_app_template_global(sharing.OG_LOCALES, "og_locales")
 
-    def _public_letter(slug: str):
-        row = services.public_row(slug)
-        letter = services.loaded(slug)
-        if row is None or letter is None or row.status not in services.PUBLIC_STATUSES:
-            abort(404)
-        return row, letter
 
-    @bp.get("/<lang>/letters/<slug>/")
-    def show(slug: str):
-        row, letter = _public_letter(slug)
-        lang = str(get_locale())
+def _public_letter(slug: str):
+    row = services.public_row(slug)
+    letter = services.loaded(slug)
+    if row is None or letter is None or row.status not in services.PUBLIC_STATUSES:
+        abort(404)
+    return row, letter
 
-        def render() -> str:
-            text = letter.text_for(lang)
-            counts = services.counts(row)
-            digest = share_image.digests(row.id).get(text.lang)
-            image_url = (public_url("letters.share_image", slug=row.slug, lang=text.lang, digest=digest)
-                         if digest else None)
-            return render_template(
-                "letters/show.html",
-                row=row,
-                letter=letter,
-                text=text,
-                counts=counts,
-                progress=services.progress(row, counts),
-                signable=services.is_signable(row),
-                organisations=approved_organisations(row.id),
-                recent=signatures.recent_public(row.id, limit=10),
-                deliveries=deliveries.public_summaries(db.session, row.id),
-                today=date.today(),
-                share=share_panel(row.slug),
-                image_url=image_url,
-            )
 
-        # The page a viral letter's visitors all open: the same for each of them.
-        seconds = current_app.config["PETITION"].COUNT_CACHE_SECONDS
-        return page_cache.recent(("letters.show", request.path, row, id(letter)), seconds, render)
+@bp.get("/<lang>/letters/<slug>/")
+def show(slug: str):
+    row, letter = _public_letter(slug)
+    lang = str(get_locale())
 
-    @bp.get("/<lang>/letters/<slug>/signatures")
-    def signature_list(slug: str):
-        row, letter = _public_letter(slug)
-        before = int_arg("before")
-        page = signatures.public_page(row.id, before=before)
+    def render() -> str:
+        text = letter.text_for(lang)
+        counts = services.counts(row)
+        digest = share_image.digests(row.id).get(text.lang)
+        image_url = (public_url("letters.share_image", slug=row.slug, lang=text.lang, digest=digest)
+                     if digest else None)
         return render_template(
-            "letters/signatures.html",
+            "letters/show.html",
             row=row,
             letter=letter,
-            text=letter.text_for(str(get_locale())),
-            page=page,
-            counts=services.counts(row),
+            text=text,
+            counts=counts,
+            progress=services.progress(row, counts),
+            signable=services.is_signable(row),
+            organisations=approved_organisations(row.id),
+            recent=signatures.recent_public(row.id, limit=10),
+            deliveries=deliveries.public_summaries(db.session, row.id),
+            today=date.today(),
+            share=share_panel(row.slug),
+            image_url=image_url,
         )
 
-    @bp.get("/<lang>/letters/<slug>/poster")
-    def poster(slug: str):
-        """An A4 page to print: title, summary, QR code, short address."""
-        row, letter = _public_letter(slug)
-        return render_template("letters/poster.html", row=row, letter=letter,
-                               text=letter.text_for(str(get_locale())), share=share_panel(row.slug))
+    # The page a viral letter's visitors all open: the same for each of them.
+    seconds = current_app.config["PETITION"].COUNT_CACHE_SECONDS
+    return page_cache.recent(("letters.show", request.path, row, id(letter)), seconds, render)
 
-    @bp.get("/<lang>/letters/<slug>/share/mastodon")
-    def share_mastodon(slug: str):
-        """Hands the letter to the reader's Mastodon instance, built here from the server
-        they typed, which is neither stored, logged nor set in a cookie.
 
-        Not a 303: the CSP's form-action 'self' also covers where a form's redirect
-        leads, so browsers refuse a redirect to another site after this form (Chromium
-        reports it as a form-action violation). The answer is a page that moves on by
-        itself (meta refresh, no script) and carries the same address as a link."""
-        row, letter = _public_letter(slug)
-        panel = share_panel(row.slug)
-        text = letter.text_for(str(get_locale()))
-        try:
-            instance = sharing.mastodon_instance(request.args.get("instance"))
-        except sharing.BadInstance:
-            return render_template("letters/mastodon.html", row=row, text=text, share=panel, target=None), 400
-        mark_sensitive()  # never cached: the next reader types another server
-        return render_template("letters/mastodon.html", row=row, text=text, share=panel, instance=instance,
-                               target=sharing.mastodon_url(instance, panel.url, panel.title))
+@bp.get("/<lang>/letters/<slug>/signatures")
+def signature_list(slug: str):
+    row, letter = _public_letter(slug)
+    before = int_arg("before")
+    page = signatures.public_page(row.id, before=before)
+    return render_template(
+        "letters/signatures.html",
+        row=row,
+        letter=letter,
+        text=letter.text_for(str(get_locale())),
+        page=page,
+        counts=services.counts(row),
+    )
 
-    @bp.get("/<lang>/letters/<slug>/share/<digest>.png", endpoint="share_image")
-    def share_image_png(slug: str, digest: str):
-        row, _letter = _public_letter(slug)
-        image = share_image.stored(db.session, row.id, str(get_locale()))
-        if image is None:
-            abort(404)
-        if image.digest != digest:  # an older picture: send the reader to the current one
-            response = redirect(url_for("letters.share_image", slug=slug, digest=image.digest), code=302)
-            response.headers["Cache-Control"] = "public, max-age=60"
-            return response
-        return _embeddable(Response(image.png, mimetype="image/png"), IMAGE_MAX_AGE, immutable=True)
 
-    @bp.get("/<lang>/letters/<slug>/badge.svg")
-    def badge(slug: str):
-        row, letter = _public_letter(slug)
+@bp.get("/<lang>/letters/<slug>/poster")
+def poster(slug: str):
+    """An A4 page to print: title, summary, QR code, short address."""
+    row, letter = _public_letter(slug)
+    return render_template("letters/poster.html", row=row, letter=letter,
+                           text=letter.text_for(str(get_locale())), share=share_panel(row.slug))
 
-        def render() -> str:
-            count = services.counts(row)["individuals"]
-            return render_template("letters/badge.svg", count=count, signable=services.is_signable(row))
 
-        seconds = current_app.config["PETITION"].COUNT_CACHE_SECONDS
-        svg = page_cache.recent(("letters.badge", request.path, row), seconds, render)
-        return _embeddable(Response(svg, mimetype="image/svg+xml"), BADGE_MAX_AGE)
+@bp.get("/<lang>/letters/<slug>/share/mastodon")
+def share_mastodon(slug: str):
+    """Hands the letter to the reader's Mastodon instance, built here from the server
+    they typed, which is neither stored, logged nor set in a cookie.
 
-    @bp.get("/<lang>/letters/<slug>/feed.atom")
-    def feed(slug: str):
-        row, _letter = _public_letter(slug)
-        full = services.letter_row(slug)
-        body = feeds.letter_feed(full, str(get_locale()))
-        return _embeddable(Response(body, mimetype="application/atom+xml"), FEED_MAX_AGE)
+    Not a 303: the CSP's form-action 'self' also covers where a form's redirect
+    leads, so browsers refuse a redirect to another site after this form (Chromium
+    reports it as a form-action violation). The answer is a page that moves on by
+    itself (meta refresh, no script) and carries the same address as a link."""
+    row, letter = _public_letter(slug)
+    panel = share_panel(row.slug)
+    text = letter.text_for(str(get_locale()))
+    try:
+        instance = sharing.mastodon_instance(request.args.get("instance"))
+    except sharing.BadInstance:
+        return render_template("letters/mastodon.html", row=row, text=text, share=panel, target=None), 400
+    mark_sensitive()  # never cached: the next reader types another server
+    return render_template("letters/mastodon.html", row=row, text=text, share=panel, instance=instance,
+                           target=sharing.mastodon_url(instance, panel.url, panel.title))
 
-    @bp.get("/<lang>/feed.atom")
-    def site_feed():
-        body = feeds.site_feed(str(get_locale()))
-        return _embeddable(Response(body, mimetype="application/atom+xml"), FEED_MAX_AGE)
 
-    return bp
+@bp.get("/<lang>/letters/<slug>/share/<digest>.png", endpoint="share_image")
+def share_image_png(slug: str, digest: str):
+    row, _letter = _public_letter(slug)
+    image = share_image.stored(db.session, row.id, str(get_locale()))
+    if image is None:
+        abort(404)
+    if image.digest != digest:  # an older picture: send the reader to the current one
+        response = redirect(url_for("letters.share_image", slug=slug, digest=image.digest), code=302)
+        response.headers["Cache-Control"] = "public, max-age=60"
+        return response
+    return _embeddable(Response(image.png, mimetype="image/png"), IMAGE_MAX_AGE, immutable=True)
+
+
+@bp.get("/<lang>/letters/<slug>/badge.svg")
+def badge(slug: str):
+    row, letter = _public_letter(slug)
+
+    def render() -> str:
+        count = services.counts(row)["individuals"]
+        return render_template("letters/badge.svg", count=count, signable=services.is_signable(row))
+
+    seconds = current_app.config["PETITION"].COUNT_CACHE_SECONDS
+    svg = page_cache.recent(("letters.badge", request.path, row), seconds, render)
+    return _embeddable(Response(svg, mimetype="image/svg+xml"), BADGE_MAX_AGE)
+
+
+@bp.get("/<lang>/letters/<slug>/feed.atom")
+def feed(slug: str):
+    row, _letter = _public_letter(slug)
+    full = services.letter_row(slug)
+    body = feeds.letter_feed(full, str(get_locale()))
+    return _embeddable(Response(body, mimetype="application/atom+xml"), FEED_MAX_AGE)
+
+
+@bp.get("/<lang>/feed.atom")
+def site_feed():
+    body = feeds.site_feed(str(get_locale()))
+    return _embeddable(Response(body, mimetype="application/atom+xml"), FEED_MAX_AGE)

@@ -75,7 +75,3 @@ def withdrawn(slug: str):
 def withdraw(token: str):
     return optin.withdraw(ORGANISATION, token)
 
-
-def make_blueprint() -> Blueprint:
-    """For create_app, until it registers bp itself."""
-    return bp

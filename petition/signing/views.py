@@ -148,7 +148,3 @@ def withdrawn(slug: str):
 def withdraw(token: str):
     return optin.withdraw(PERSON, token)
 
-
-def make_blueprint() -> Blueprint:
-    """For create_app, until it registers bp itself."""
-    return bp

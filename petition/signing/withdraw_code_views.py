@@ -38,43 +38,42 @@ WRONG_CODE = _l("This code does not withdraw any signature. Check it and try aga
                 "a code works only once, and not after the signature has been withdrawn.")
 
 
-def make_blueprint() -> Blueprint:
-    bp = Blueprint("withdraw_codes", __name__)
+bp = Blueprint("withdraw_codes", __name__)
 
-    @bp.route("/<lang>/withdraw-with-code", methods=["GET", "POST"])
-    def enter():
-        mark_sensitive()
-        form = WithdrawCodeForm()
-        if not form.validate_on_submit():
-            status = 400 if form.is_submitted() else 200
-            return render_template("signing/withdraw_code.html", form=form), status
-        holder = withdraw_codes.holder_for(db.session, form.code.data)
-        if holder is None:
-            return _wrong_code(form)
-        organisation = holder.name if isinstance(holder, Organisation) else None
-        if form.confirm.data != "1":
-            row = db.session.get(Letter, holder.letter_id)
-            letter = letters.loaded(row.slug)
-            form.confirm.data = "1"
-            db.session.rollback()
-            return render_template("signing/withdraw_code_confirm.html", form=form, row=row, letter=letter,
-                                   text=letter.text_for(str(get_locale())), organisation=organisation)
-        try:
-            if organisation is None:
-                services.remove_signature(db.session, holder)
-            else:
-                organisation_services.remove_organisation(db.session, holder)
-        except tokens.InvalidLink:  # withdrawn meanwhile, by its link or another click
-            db.session.rollback()
-            return _wrong_code(form)
-        db.session.commit()
-        return redirect(url_for("withdraw_codes.done"), code=303)
 
-    @bp.get("/<lang>/withdraw-with-code/done")
-    def done():
-        return render_template("signing/withdraw_code_done.html")
+@bp.route("/<lang>/withdraw-with-code", methods=["GET", "POST"])
+def enter():
+    mark_sensitive()
+    form = WithdrawCodeForm()
+    if not form.validate_on_submit():
+        status = 400 if form.is_submitted() else 200
+        return render_template("signing/withdraw_code.html", form=form), status
+    holder = withdraw_codes.holder_for(db.session, form.code.data)
+    if holder is None:
+        return _wrong_code(form)
+    organisation = holder.name if isinstance(holder, Organisation) else None
+    if form.confirm.data != "1":
+        row = db.session.get(Letter, holder.letter_id)
+        letter = letters.loaded(row.slug)
+        form.confirm.data = "1"
+        db.session.rollback()
+        return render_template("signing/withdraw_code_confirm.html", form=form, row=row, letter=letter,
+                               text=letter.text_for(str(get_locale())), organisation=organisation)
+    try:
+        if organisation is None:
+            services.remove_signature(db.session, holder)
+        else:
+            organisation_services.remove_organisation(db.session, holder)
+    except tokens.InvalidLink:  # withdrawn meanwhile, by its link or another click
+        db.session.rollback()
+        return _wrong_code(form)
+    db.session.commit()
+    return redirect(url_for("withdraw_codes.done"), code=303)
 
-    return bp
+
+@bp.get("/<lang>/withdraw-with-code/done")
+def done():
+    return render_template("signing/withdraw_code_done.html")
 
 
 def _wrong_code(form: WithdrawCodeForm):

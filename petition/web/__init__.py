@@ -9,12 +9,6 @@ from petition.i18n import LANGUAGES, format_when, separators, text_direction
 
 
 def init_app(app: Flask) -> None:
-    from petition.web import schema_gate
-
-    # First, so that nothing else of a request (the in-process workers' start included)
-    # runs against a database without its schema.
-    schema_gate.init_app(app)
-
     @app.url_value_preprocessor
     def _pull_lang(endpoint, values):
         if values and "lang" in values:
@@ -64,10 +58,10 @@ def init_app(app: Flask) -> None:
         return countries.name(code, str(get_locale()))
 
     from petition.web.errors import register_error_handlers
-    from petition.web.views import make_blueprint
+    from petition.web.views import bp
 
     register_error_handlers(app)
-    app.register_blueprint(make_blueprint())
+    app.register_blueprint(bp)
 
 
 def _alternates(available: list[str] | None = None, page_args: dict | None = None) -> list[tuple[str, str]]:

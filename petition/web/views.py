@@ -9,22 +9,22 @@ from petition.letters import services as letters
 from petition.urls import public_url
 
 
-def make_blueprint() -> Blueprint:
-    bp = Blueprint("web", __name__)
+bp = Blueprint("web", __name__)
 
-    @bp.get("/")
-    def root():
-        response = redirect(url_for("web.home", lang=best_language()), code=302)
-        response.headers["Vary"] = "Accept-Language"
-        return response
 
-    @bp.get("/<lang>/")
-    def home():
-        return render_template("web/home.html", letters=letters.public_summaries(),
-                               card_url=public_url("web.home", lang=str(get_locale())))
+@bp.get("/")
+def root():
+    response = redirect(url_for("web.home", lang=best_language()), code=302)
+    response.headers["Vary"] = "Accept-Language"
+    return response
 
-    @bp.get("/<lang>/about")
-    def about():
-        return render_template("web/about.html", retention=letters.retention_overview())
 
-    return bp
+@bp.get("/<lang>/")
+def home():
+    return render_template("web/home.html", letters=letters.public_summaries(),
+                           card_url=public_url("web.home", lang=str(get_locale())))
+
+
+@bp.get("/<lang>/about")
+def about():
+    return render_template("web/about.html", retention=letters.retention_overview())
