@@ -16,8 +16,7 @@ from petition.bundles.forms import BuildForm, ReceiptForm
 from petition.bundles.jobs import BUILD_JOB
 from petition.console.guard import guard_console_pages
 from petition.console.notices import done
-from petition.console.permissions import can_access, letter_for_current_user
-from petition.console.views import visible_letters
+from petition.console.permissions import can_access, letter_for_current_user, visible_letters
 from petition.deliveries import services as deliveries
 from petition.extensions import db
 from petition.forms import options

@@ -4,10 +4,22 @@ from __future__ import annotations
 
 from flask import abort
 from flask_login import current_user
+from sqlalchemy import select
 
 from petition.accounts import User
+from petition.extensions import db
 from petition.letters import services as letters
 from petition.letters.models import Letter
+
+
+def visible_letters(user: User) -> list[Letter]:
+    """The letters user's console lists, in the order of the letter files."""
+    if user.is_admin:
+        rows = list(db.session.scalars(select(Letter)))
+    else:
+        rows = list(user.letters)
+    order = {slug: i for i, slug in enumerate(letters.registry())}
+    return sorted(rows, key=lambda r: (order.get(r.slug, len(order)), r.slug))
 
 
 def can_access(user: User, row: Letter) -> bool:

@@ -19,7 +19,7 @@ from petition.console.confirm import confirmation_page, confirmed
 from petition.console.forms import CodeForm, HideForm, LoginForm, PlainForm, StatusForm, UpdateForm
 from petition.console.guard import AUTH_AT, guard_console_pages
 from petition.console.notices import done
-from petition.console.permissions import letter_for_current_user, require_admin
+from petition.console.permissions import letter_for_current_user, require_admin, visible_letters
 from petition.extensions import db
 from petition.letters import services as letters
 from petition.letters.models import Letter
@@ -37,15 +37,6 @@ PUBLIC_ENDPOINTS = {"console.login", "console.login_totp"}
 def _title(row: Letter) -> str:
     loaded = letters.loaded(row.slug)
     return loaded.text_for(str(get_locale())).front.title if loaded else row.slug
-
-
-def visible_letters(user: User) -> list[Letter]:
-    if user.is_admin:
-        rows = list(db.session.scalars(select(Letter)))
-    else:
-        rows = list(user.letters)
-    order = {slug: i for i, slug in enumerate(letters.registry())}
-    return sorted(rows, key=lambda r: (order.get(r.slug, len(order)), r.slug))
 
 
 bp = Blueprint("console", __name__)
