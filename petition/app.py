@@ -16,7 +16,6 @@ from petition.logs import configure_logging
 from petition.security import headers
 from petition.security.limits import apply_limits, limiter
 from petition.security.numbers import BoundedIntConverter
-from petition.security.signed import SessionInterface
 from petition.web import schema_gate
 
 TRANSLATION_ROOT = Path(__file__).resolve().parent
@@ -59,7 +58,6 @@ def _flask_app(config: Config) -> Flask:
     app.config["PETITION"] = config
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = _translation_directories()
     app.url_map.converters["int"] = BoundedIntConverter  # before any route is added
-    app.session_interface = SessionInterface()
     configure_logging(app, config)
     if config.TRUSTED_PROXIES:
         # Only as many X-Forwarded-For hops as there are proxies we run are believed.

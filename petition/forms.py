@@ -12,7 +12,6 @@ from wtforms.i18n import messages_path
 from wtforms.validators import ValidationError
 
 from petition import countries
-from petition.security.signed import FormCSRF
 from petition.text import TextRejected, clean_line
 
 
@@ -82,7 +81,5 @@ class Form(FlaskForm):
     """Every form of the site: Flask-WTF's (CSRF, request data) with cached catalogues."""
 
     class Meta:
-        csrf_class = FormCSRF  # the token is signed only if the form is shown
-
         def get_translations(self, form):
             return _translations

@@ -9,10 +9,9 @@ import hmac
 import secrets
 
 from flask import current_app
-from itsdangerous import BadData
+from itsdangerous import BadData, URLSafeTimedSerializer
 
 from petition.crypto import digest
-from petition.security.signed import UncompressedSerializer, serializer
 
 
 class InvalidLink(Exception):
@@ -24,8 +23,8 @@ def new_nonce() -> tuple[str, str]:
     return nonce, digest(nonce)
 
 
-def _serializer(purpose: str) -> UncompressedSerializer:
-    return serializer(current_app.config["SECRET_KEY"], f"petition.{purpose}")
+def _serializer(purpose: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=f"petition.{purpose}")
 
 
 def make(purpose: str, object_id: int, nonce: str) -> str:

@@ -17,19 +17,18 @@ from dataclasses import dataclass
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from itsdangerous import BadSignature, SignatureExpired
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from wtforms import HiddenField, StringField
 
 from petition.security import ephemeral
-from petition.security.signed import UncompressedSerializer, serializer
 
 log = logging.getLogger("petition.security")
 
 SALT = "form-time"
 
 
-def _serializer() -> UncompressedSerializer:
-    return serializer(current_app.config["SECRET_KEY"], SALT)
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=SALT)
 
 
 def issue_stamp(shown_at: float | None = None) -> str:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from flask import abort, redirect, render_template, request, url_for
 from flask_babel import get_locale
+from flask_wtf.csrf import generate_csrf
 from sqlalchemy import Connection, Row
 from sqlalchemy.orm import Session
 
@@ -29,7 +30,6 @@ from petition.letters import services as letters
 from petition.letters.models import Letter
 from petition.security.headers import mark_sensitive
 from petition.security.quiet import issue_stamp, quiet_rejection
-from petition.security.signed import csrf_token
 from petition.signing.forms import WithdrawForm
 from petition.signing.intake import AlreadySigned
 
@@ -100,7 +100,7 @@ def _blank_form_page(kind: SignerKind, row, letter, text, lang: str) -> str:
         return _render(kind, "sign", row=row, letter=letter, text=text, form=form, signable=True)
 
     key = (kind.endpoint("sign"), request.path, row, text.version_hash, id(letter))
-    return page_cache.fill(key, render, csrf=csrf_token(), stamp=issue_stamp())
+    return page_cache.fill(key, render, csrf=generate_csrf(), stamp=issue_stamp())
 
 
 def sign(kind: SignerKind, slug: str):

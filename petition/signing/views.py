@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from flask import Blueprint
 from flask_babel import get_locale
+from flask_wtf.csrf import generate_csrf
 
 from petition import countries, page_cache
 from petition.letters import services as letters
-from petition.security.signed import csrf_token
 from petition.signing import optin, services
 from petition.signing.forms import BUNDLE_VISIBILITY_CHOICES, PUBLIC_VISIBILITY_CHOICES, ConfirmForm, SignForm
 
@@ -76,7 +76,7 @@ def _cached_confirm_page(kind: optin.SignerKind, row, letter, text, sig, token: 
     depends only on the letter and the signer's current choices, so it comes from the
     page cache with the details filled in."""
     preview = _shown(services.preview(sig))
-    values = {"csrf": csrf_token(), "token": token, "full": preview["full"], "initials": preview["initials"]}
+    values = {"csrf": generate_csrf(), "token": token, "full": preview["full"], "initials": preview["initials"]}
     if preview["affiliation"]:
         values["affiliation"] = preview["affiliation"]
     if preview["country_name"]:
