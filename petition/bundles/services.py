@@ -49,6 +49,7 @@ from petition.bundles import signing_keys, spool as spooling, storage
 from petition.bundles.models import Bundle, BundleReceipt
 from petition.bundles.pdf import annex, front, joining
 from petition.bundles.pdf.pool import Pool
+from petition.database import writing
 from petition.i18n import separators, text_direction
 from petition.letters import services as letters
 from petition.letters.models import Letter
@@ -233,7 +234,11 @@ def _chunk_tasks(records, frame: annex.Frame, keys: list[str], first_page: int,
 
 def build(session: Session, row: Letter, lang: str, *, built_by: User | None = None,
           progress: Progress | None = None, workers: int | None = None, stamper=None) -> Built:
-    """Build, sign and store a bundle of row in lang. The caller commits.
+    """Build, sign and store a bundle of row in lang.
+
+    Commits the caller's transaction once the signatures are read, so that the write
+    that follows takes SQLite's write lock at BEGIN; the bundle's rows are then added in
+    a new transaction, which the caller commits (with its audit record) or rolls back.
 
     stamper: a pyHanko TimeStamper to use instead of the one BUNDLE_TSA_URL configures
     (tests with an in-process authority)."""
@@ -392,7 +397,7 @@ def build(session: Session, row: Letter, lang: str, *, built_by: User | None = N
             # End the read transaction, then write in one that takes SQLite's write lock at
             # BEGIN (a deferred one that read first could fail under WAL).
             session.commit()
-            with _writing():
+            with writing():
                 bundle = Bundle(
                     id=bundle_id, letter_id=row.id, lang=lang, version_hash=text.version_hash, created_at=built_at,
                     built_by=built_by.id if built_by else None, sha256=sha256, pages=total, size_bytes=size,
@@ -434,16 +439,6 @@ def timestamp_of(bundle: Bundle) -> dict | None:
         return None
     return {"time": bundle.timestamped_at.astimezone(timezone.utc).isoformat(timespec="seconds"),
             "authority": bundle.timestamp_authority, "level": bundle.signature_level}
-
-
-def _writing():
-    try:
-        from petition.database import writing
-    except ImportError:  # pragma: no cover - older tree without the SQLite recipe
-        from contextlib import nullcontext
-
-        return nullcontext()
-    return writing()
 
 
 def _count_query(letter_id: int):
@@ -499,8 +494,6 @@ def file_name(row: Letter, bundle: Bundle, suffix: str = ".pdf") -> str:
     return f"{row.slug}-{bundle.lang}-{bundle.created_at:%Y%m%d-%H%M}-{bundle.id[:8]}{suffix}"
 
 
-def built_at_utc(bundle: Bundle) -> datetime:
-    return bundle.created_at.astimezone(timezone.utc)
 
 
 def _certificate_name(signer) -> str:

@@ -148,13 +148,6 @@ def load_signer(config: Config):
     return signer
 
 
-def certificate_pem(config: Config) -> bytes:
-    from asn1crypto import pem
-
-    signer = load_signer(config)
-    return pem.armor("CERTIFICATE", signer.signing_cert.dump())
-
-
 def certificate_fingerprint(signer) -> str:
     return hashlib.sha256(signer.signing_cert.dump()).hexdigest()
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hmac
 import secrets
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -306,6 +305,3 @@ def init_app(app: Flask) -> None:
     login_manager.session_protection = None
     login_manager._session_identifier_generator = lambda: "-"
 
-
-def now_seconds() -> float:
-    return time.time()

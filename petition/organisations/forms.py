@@ -68,6 +68,3 @@ class RejectForm(Form):
     reason = TextAreaField(_l("Reason (sent to the organisation's contact)"),
                            validators=[InputRequired(_l("Please give a reason.")), cleaned(REASON_MAX, multiline=True)])
 
-
-class DecideForm(Form):
-    pass

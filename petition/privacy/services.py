@@ -17,12 +17,13 @@ from sqlalchemy.orm.attributes import flag_modified
 from petition import audit
 from petition.accounts import User
 from petition.bundles.models import Bundle
-from petition.crypto import decrypt, keyed_hash, rotate
+from petition.crypto import decrypt, rotate
 from petition.deliveries.models import Delivery
 from petition.letters.models import Letter
 from petition.mail.models import OutboxMessage
 from petition.models_common import utcnow
 from petition.organisations.models import Organisation
+from petition.organisations.services import contact_hash
 from petition.paper.models import PaperSignature
 from petition.signing import counters
 from petition.signing.addresses import AddressRejected, canonical, check_syntax
@@ -200,17 +201,6 @@ def purge_all(session: Session, max_age_days: int, *, now: datetime | None = Non
 
 # ---- export and erase ----------------------------------------------------------------
 
-def organisation_contact_hash(letter_id: int, address: str) -> str:
-    """The keyed hash the organisations area stores for a contact address."""
-    try:
-        from petition.organisations.services import contact_hash  # type: ignore[attr-defined]
-    except ImportError:
-        contact_hash = None
-    if contact_hash is not None:
-        return contact_hash(letter_id, address)
-    return keyed_hash("organisation-contact", f"{letter_id}:{canonical(address)}")
-
-
 def _normalised(address: str) -> str:
     try:
         return check_syntax(address)
@@ -229,7 +219,7 @@ def _matching(session: Session, address: str):
                                                      Signature.email_hash == email_hash(row.id, address)))
         orgs = session.scalars(select(Organisation).where(
             Organisation.letter_id == row.id,
-            Organisation.contact_email_hash == organisation_contact_hash(row.id, address))).all()
+            Organisation.contact_email_hash == contact_hash(row.id, address))).all()
         yield row, sig, list(orgs)
 
 

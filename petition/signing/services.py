@@ -391,12 +391,6 @@ def remove_signature(session: Session, sig: Signature) -> Letter:
     return letter_row
 
 
-def unsubscribe(session: Session, token: str) -> Signature:
-    sig = for_manage_token(session, token)
-    sig.updates_opt_in = False
-    return sig
-
-
 def hide(session: Session, sig: Signature, reason: str) -> None:
     """A lead hides an abusive or fake signature from the public page, counts and bundle."""
     if sig.hidden:

@@ -9,11 +9,12 @@ from sqlalchemy import select
 
 from petition import create_app
 from petition.audit import AuditEntry
-from petition.crypto import decrypt
+from petition.crypto import decrypt, keyed_hash
 from petition.extensions import db
 from petition.letters import services as letters
 from petition.mail.models import OutboxMessage
 from petition.organisations.models import Organisation
+from petition.privacy import services as privacy
 from petition.signing import counters
 from petition.signing.models import Signature
 from tests.helpers import DATA_KEY, make_config, sign_letter
@@ -48,6 +49,20 @@ def test_export_prints_everything_held_about_an_address(app, client, runner):
     with app.app_context():
         [entry] = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "privacy.export")).all()
         assert "@" not in (entry.detail or "") and "Nour" not in (entry.detail or "")
+
+
+def test_an_organisation_contact_is_found_by_the_hash_its_sign_up_stored(app, client):
+    # The organisations area stores the contact address's keyed hash under the label
+    # "org-contact"; a privacy request must look it up under that very label (it once
+    # had a fallback under another, which would have found nothing).
+    organisation(app, SLUG, "Hash Check Collective", "Hash.Check@Example.org", approve=False)
+    with app.app_context():
+        [org] = [o for o in db.session.scalars(select(Organisation)) if o.name == "Hash Check Collective"]
+        assert org.contact_email_hash == keyed_hash("org-contact", f"{org.letter_id}:hash.check@example.org")
+        assert org.contact_email_hash != keyed_hash("organisation-contact", f"{org.letter_id}:hash.check@example.org")
+        held = privacy.lookup(db.session, "hash.check@example.org")
+        assert [(h.letter, h.organisations) for h in held] == [(SLUG, 1)]
+        db.session.rollback()
 
 
 def test_export_of_an_unknown_or_invalid_address(runner):
