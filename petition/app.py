@@ -16,6 +16,7 @@ from petition.logs import configure_logging
 from petition.security import headers
 from petition.security.limits import apply_limits, limiter
 from petition.security.numbers import BoundedIntConverter
+from petition.security.session_cookie import SessionInterface
 from petition.web import schema_gate
 
 TRANSLATION_ROOT = Path(__file__).resolve().parent
@@ -58,6 +59,7 @@ def _flask_app(config: Config) -> Flask:
     app.config["PETITION"] = config
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = _translation_directories()
     app.url_map.converters["int"] = BoundedIntConverter  # before any route is added
+    app.session_interface = SessionInterface()  # a cookie's length tells nothing of its content
     configure_logging(app, config)
     if config.TRUSTED_PROXIES:
         # Only as many X-Forwarded-For hops as there are proxies we run are believed.
