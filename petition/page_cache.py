@@ -14,17 +14,19 @@ from __future__ import annotations
 
 import secrets
 import threading
-import time
 from collections.abc import Callable, Hashable
 
 from flask import current_app
 from markupsafe import escape
+
+from petition import caching
 
 MAX_PAGES = 256
 
 # Random per process, so no submitted text can forge a placeholder into a cached page.
 _TAG = secrets.token_hex(6)
 _EXTENSION = "petition.page_cache"
+_RECENT = "web.recent_pages"
 _lock = threading.Lock()
 
 
@@ -64,20 +66,11 @@ def recent(key: Hashable, seconds: float, render: Callable[[], str]) -> str:
     For a page whose queries grow with a letter's success (newest names, organisations,
     counts): under a surge, each process renders it once per period instead of once per
     view. Its figures are as fresh as the cached count anyway (COUNT_CACHE_SECONDS)."""
-    if seconds <= 0:
-        return render()
-    pages = _pages()
-    now = time.monotonic()
-    hit = pages.get(("recent", key))
-    if hit is not None and hit[0] > now:
-        return hit[1]
-    page = render()
-    _store(pages, ("recent", key), (now + seconds, page))
-    return page
+    return caching.cache(_RECENT, MAX_PAGES).get(key, seconds, render)
 
 
-def _store(pages: dict, key: Hashable, entry) -> None:
+def _store(pages: dict, key: Hashable, page: str) -> None:
     with _lock:
         if len(pages) >= MAX_PAGES:
             pages.pop(next(iter(pages)))  # the oldest: keys of old letter rows
-        pages[key] = entry
+        pages[key] = page

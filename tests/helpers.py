@@ -9,8 +9,10 @@ from pathlib import Path
 from cryptography.fernet import Fernet
 from sqlalchemy import inspect, text
 
+from petition import caching
 from petition.config import Config
 from petition.extensions import db
+from petition.letters import services as letters
 
 LANGS = ["en", "fr", "ar", "el"]  # Arabic always in
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
@@ -55,11 +57,8 @@ def reset_database(app) -> None:
             for table in tables:
                 db.session.execute(text(f'DELETE FROM "{table}"'))
         db.session.commit()
-        from petition.letters import services
-        from petition.signing import counters
-
-        services.sync(db.session, services.registry())
-        counters._cache.clear()
+        letters.sync(db.session, letters.registry())
+        caching.clear()
         db.session.remove()
 
 

@@ -8,7 +8,6 @@ through the `synced` signal and give the letter page their counts through
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -20,6 +19,7 @@ from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
+from petition import caching
 from petition.extensions import db
 from petition.letters.loader import LoadedLetter, load_all
 from petition.letters.models import Letter, LetterVersion
@@ -190,7 +190,7 @@ class LetterSnapshot:
 
 
 _SNAPSHOT_FIELDS = [f for f in LetterSnapshot.__dataclass_fields__]
-_CACHE_KEY = "petition.letters.snapshots"
+_SNAPSHOTS = "letters.snapshots"
 _VERSIONS_KEY = "petition.letters.versions"
 
 
@@ -206,24 +206,18 @@ def public_row_by_id(letter_id: int) -> LetterSnapshot | None:
 
 
 def _snapshot(key: str | int, column) -> LetterSnapshot | None:
-    app = current_app._get_current_object()
-    ttl = app.config["PETITION"].LETTER_CACHE_SECONDS
-    cache: dict = app.extensions.setdefault(_CACHE_KEY, {})
-    now = time.monotonic()
-    hit = cache.get(key)
-    if hit is not None and hit[0] > now:
-        return hit[1]
-    row = db.session.execute(select(*(getattr(Letter, name) for name in _SNAPSHOT_FIELDS)).where(column == key)).first()
-    snapshot = LetterSnapshot(*row) if row is not None else None
-    if ttl > 0:
-        cache[key] = (now + ttl, snapshot)
-    return snapshot
+    def read() -> LetterSnapshot | None:
+        row = db.session.execute(select(*(getattr(Letter, name) for name in _SNAPSHOT_FIELDS)).where(column == key)).first()
+        return LetterSnapshot(*row) if row is not None else None
+
+    # Keyed by slug or by id: a letter's two keys never collide (str and int).
+    return caching.cache(_SNAPSHOTS).get(key, current_app.config["PETITION"].LETTER_CACHE_SECONDS, read)
 
 
 def forget_rows() -> None:
     """Drop this process's copies (after a status change or a sync)."""
     if current_app:
-        current_app.extensions.pop(_CACHE_KEY, None)
+        caching.cache(_SNAPSHOTS).clear()
 
 
 def is_signable(row: Letter, today: date | None = None) -> bool:

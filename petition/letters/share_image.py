@@ -19,14 +19,14 @@ import logging
 import shutil
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
-from flask import current_app, render_template
+from flask import render_template
 from flask_babel import force_locale
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from petition import caching
 from petition.extensions import db
 from petition.i18n import separators, text_direction
 from petition.letters import services
@@ -38,7 +38,7 @@ log = logging.getLogger("petition.letters")
 WIDTH, HEIGHT = 1200, 630
 CSS_FILE = Path(__file__).with_name("share_image.css")
 PDFTOPPM_TIMEOUT = 60
-_DIGESTS_KEY = "petition.letters.share_digests"
+_DIGESTS = "letters.share_digests"
 DIGEST_CACHE_SECONDS = 10.0
 
 
@@ -120,22 +120,18 @@ def refresh(session: Session, row: Letter, count: int) -> list[str]:
         session.commit()
         done.append(f"{row.slug}/{lang} {band}")
     if done:
-        current_app.extensions.pop(_DIGESTS_KEY, None)
+        caching.cache(_DIGESTS).clear()
     return done
 
 
 def digests(letter_id: int) -> dict[str, str]:
     """{text language: digest} of the letter's images, cached per process for a few
     seconds: read once per letter-page render, never per signature."""
-    cache: dict = current_app.extensions.setdefault(_DIGESTS_KEY, {})
-    now = time.monotonic()
-    hit = cache.get(letter_id)
-    if hit is not None and hit[0] > now:
-        return hit[1]
+    def read() -> dict[str, str]:
+        return dict(db.session.execute(
+            select(ShareImage.lang, ShareImage.digest).where(ShareImage.letter_id == letter_id)).all())
 
-    found = dict(db.session.execute(select(ShareImage.lang, ShareImage.digest).where(ShareImage.letter_id == letter_id)).all())
-    cache[letter_id] = (now + DIGEST_CACHE_SECONDS, found)
-    return found
+    return caching.cache(_DIGESTS).get(letter_id, DIGEST_CACHE_SECONDS, read)
 
 
 def stored(session: Session, letter_id: int, lang: str) -> ShareImage | None:

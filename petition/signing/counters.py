@@ -7,19 +7,16 @@ COUNT over the signatures table and a million signatures cost the same as none.
 """
 from __future__ import annotations
 
-import threading
-import time
-
 from flask import current_app
 from sqlalchemy import bindparam, func, literal_column, select, update
 from sqlalchemy.orm import Session
 
+from petition import caching
 from petition.extensions import db
 from petition.letters import services as letters
 from petition.signing.models import Signature, SignatureCounter
 
-_cache: dict[int, tuple[float, int]] = {}
-_lock = threading.Lock()
+_COUNTS = "signing.confirmed_counts"
 
 
 @letters.synced.connect
@@ -56,24 +53,19 @@ def add(session: Session, letter_id: int, signature_id: int, delta: int) -> None
 
 
 def confirmed_count(letter_id: int) -> int:
-    ttl = current_app.config["PETITION"].COUNT_CACHE_SECONDS
-    now = time.monotonic()
-    with _lock:
-        hit = _cache.get(letter_id)
-        if hit and hit[0] > now:
-            return hit[1]
-    total = db.session.scalar(
-        select(func.coalesce(func.sum(SignatureCounter.confirmed), 0)).where(SignatureCounter.letter_id == letter_id)
-    )
-    total = int(total or 0)
-    with _lock:
-        _cache[letter_id] = (now + ttl, total)
-    return total
+    """The letter's confirmed signatures, as summed at most COUNT_CACHE_SECONDS ago."""
+    def summed() -> int:
+        return int(db.session.scalar(
+            select(func.coalesce(func.sum(SignatureCounter.confirmed), 0)).where(SignatureCounter.letter_id == letter_id)
+        ) or 0)
+
+    seconds = current_app.config["PETITION"].COUNT_CACHE_SECONDS
+    return caching.cache(_COUNTS).get(letter_id, seconds, summed)
 
 
 def forget(letter_id: int) -> None:
-    with _lock:
-        _cache.pop(letter_id, None)
+    """Drop this process's copy of the letter's count (after this process changed it)."""
+    caching.cache(_COUNTS).forget(letter_id)
 
 
 def reconcile(session: Session, letter_id: int) -> tuple[int, int]:

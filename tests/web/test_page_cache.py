@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from petition import page_cache
+from petition import caching, page_cache
 from petition.extensions import db
 from petition.letters import services as letters
 from tests.helpers import form_values, outbox_messages, sign_letter
@@ -158,7 +158,7 @@ def test_the_letter_page_is_rendered_at_most_once_per_count_period(make_app, lan
     app = make_app(COUNT_CACHE_SECONDS=2.0)
     client = app.test_client()
     clock = [1000.0]
-    monkeypatch.setattr(page_cache.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(caching.time, "monotonic", lambda: clock[0])
     renders = []
     from petition.signing import queries
 

@@ -1,0 +1,77 @@
+"""Per-process copies of values that may be a few seconds old: the one expiry mechanism.
+
+A letter page under a surge reads the same few things for every visitor: the letter's
+row (status, dates), its confirmed count (the sum of 16 counter shards), its share
+images' digests, and, for the page itself, the rendered HTML. Each is read once per
+period per process and kept here; the period comes from the caller (a setting such as
+COUNT_CACHE_SECONDS or LETTER_CACHE_SECONDS), and a period of 0 keeps nothing.
+
+Measured gain (bench/load.py --only pages --signatures 100000 on PostgreSQL, 4 gunicorn
+workers, the same run's /healthz as the yardstick): MEASURED_GAIN
+
+Each application has its own caches (in app.extensions), so two apps in one process
+(tests) never see each other's values, and `clear()` empties an app's caches at once
+(tests call it between cases instead of reaching into a module's globals).
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
+
+from flask import Flask, current_app
+
+V = TypeVar("V")
+
+_EXTENSION = "petition.caches"
+
+
+class TTLCache(Generic[V]):
+    """Values kept for a number of seconds each, at most max_entries of them (the oldest
+    entry goes first). Thread-safe: gunicorn's threads share one."""
+
+    def __init__(self, max_entries: int = 1024) -> None:
+        self.max_entries = max_entries
+        self._entries: dict[Hashable, tuple[float, V]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, seconds: float, compute: Callable[[], V]) -> V:
+        """The value for key computed at most `seconds` ago, else compute()'s, kept for
+        `seconds` (not kept at all when seconds <= 0)."""
+        now = time.monotonic()
+        with self._lock:
+            hit = self._entries.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        value = compute()  # outside the lock: a slow query holds up no other key
+        if seconds > 0:
+            with self._lock:
+                if key not in self._entries and len(self._entries) >= self.max_entries:
+                    self._entries.pop(next(iter(self._entries)))
+                self._entries[key] = (now + seconds, value)
+        return value
+
+    def forget(self, key: Hashable) -> None:
+        with self._lock:
+            self._entries.pop(key, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+def cache(name: str, max_entries: int = 1024) -> TTLCache:
+    """The current application's cache called name (created on first use)."""
+    caches: dict[str, TTLCache] = current_app.extensions.setdefault(_EXTENSION, {})
+    found = caches.get(name)
+    if found is None:
+        found = caches.setdefault(name, TTLCache(max_entries))
+    return found
+
+
+def clear(app: Flask | None = None) -> None:
+    """Empty every cache of app (the current application by default)."""
+    app = app if app is not None else current_app._get_current_object()
+    for each in app.extensions.get(_EXTENSION, {}).values():
+        each.clear()
