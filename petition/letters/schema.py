@@ -7,6 +7,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StringConstraints, field_validator, model_validator
 
+from petition.i18n import DEFAULT_LANGUAGE, LANGUAGES
+
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 
@@ -38,7 +40,7 @@ class LetterMeta(Strict):
     status: Literal["draft", "open", "closed", "delivered"]
     opens: date | None = None
     closes: date | None = None
-    default_language: Literal["en", "fr", "ar", "el"] = "en"
+    default_language: str = DEFAULT_LANGUAGE  # one of i18n.LANGUAGES, the one list of the site's languages
     public_visibility_default: Literal["full", "initials", "none"] = "none"
     bundle_default: Literal["named", "counted"] = "counted"
     retention_days: int = Field(default=180, ge=1, le=3650)
@@ -58,6 +60,13 @@ class LetterMeta(Strict):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {value!r} (an IANA name such as 'Asia/Beirut')") from None
+        return value
+
+    @field_validator("default_language")
+    @classmethod
+    def _site_language(cls, value: str) -> str:
+        if value not in LANGUAGES:
+            raise ValueError(f"'{value}' is not a language of the site ({', '.join(LANGUAGES)})")
         return value
 
     @model_validator(mode="after")

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from petition.config import ROOT
+from petition.i18n import LANGUAGES
 from petition.letters.loader import LetterFileError, load_all, render_markdown
 
 REAL = ROOT / "letters"
@@ -94,6 +95,8 @@ def test_version_hash_changes_with_the_text(tmp_path):
         (META, {"en": TEXT.replace("summary: A summary.", "summary: [unclosed")}, "en.md", None, "not valid YAML at line"),
         (META, {"en": TEXT.split("---\nDear")[0] + "---\n   \n"}, "en.md", "body", "empty"),
         (META, {"en": TEXT, "de": TEXT}, "de.md", None, "'de' is not a language of the site"),
+        (META.replace("default_language: en", "default_language: de"), None, "letter.yaml", "default_language",
+         "'de' is not a language of the site"),
     ],
 )
 def test_malformed_files_name_file_field_and_problem(tmp_path, meta, texts, file_name, field, problem):
@@ -106,6 +109,14 @@ def test_malformed_files_name_file_field_and_problem(tmp_path, meta, texts, file
         assert error.field == field
         assert f"field '{field}'" in str(error)
     assert problem in str(error)
+
+
+def test_a_language_added_to_i18n_is_a_language_of_letter_files(tmp_path, monkeypatch):
+    # i18n.LANGUAGES is the one list: the schema and the loader read it, nothing repeats it.
+    monkeypatch.setitem(LANGUAGES, "de", {"name": "Deutsch", "dir": "ltr"})
+    write_letter(tmp_path, meta=META.replace("default_language: en", "default_language: de"), texts={"en": TEXT, "de": TEXT})
+    letter = load_all(tmp_path)["a-letter"]
+    assert letter.meta.default_language == "de" and set(letter.texts) == {"en", "de"}
 
 
 def test_bad_slug_and_missing_meta(tmp_path):
