@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Protocol
 
 from blinker import Namespace
 from flask import Flask, current_app
@@ -189,6 +190,25 @@ class LetterSnapshot:
         return [code for code in self.languages.split(",") if code]
 
 
+class LetterFacts(Protocol):
+    """What reading a letter's state needs, whichever form the caller holds: the ORM row
+    (Letter: consoles, workers, anything that changes it) or the per-process copy public
+    pages read (LetterSnapshot). Both have these attributes; nothing here writes."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def slug(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def opens_on(self) -> date | None: ...
+    @property
+    def closes_on(self) -> date | None: ...
+    @property
+    def goal(self) -> int | None: ...
+
+
 _SNAPSHOT_FIELDS = [f for f in LetterSnapshot.__dataclass_fields__]
 _SNAPSHOTS = "letters.snapshots"
 _VERSIONS_KEY = "petition.letters.versions"
@@ -220,7 +240,7 @@ def forget_rows() -> None:
         caching.cache(_SNAPSHOTS).clear()
 
 
-def is_signable(row: Letter, today: date | None = None) -> bool:
+def is_signable(row: LetterFacts, today: date | None = None) -> bool:
     """Open, and within its dates if it has any."""
     today = today or date.today()
     if row.status != "open":
@@ -232,7 +252,7 @@ def is_signable(row: Letter, today: date | None = None) -> bool:
     return True
 
 
-def known_version(row: Letter | LetterSnapshot, lang: str, version_hash: str) -> bool:
+def known_version(row: LetterFacts, lang: str, version_hash: str) -> bool:
     if not version_hash or len(version_hash) != 64 or not all(c in "0123456789abcdef" for c in version_hash):
         return False  # not a SHA-256 hex digest (nor a NUL for PostgreSQL to refuse: found by tests/hostile)
     # A text version, once recorded, is never removed: positive answers are kept for
@@ -253,7 +273,7 @@ def known_version(row: Letter | LetterSnapshot, lang: str, version_hash: str) ->
     return found
 
 
-def counts(row: Letter) -> dict[str, int]:
+def counts(row: LetterFacts) -> dict[str, int]:
     letter = loaded(row.slug)
     initiators = len(letter.meta.initiators) if letter else 0
     # Paper signatures are counted apart ("N online, M on paper") and in the total.
@@ -263,7 +283,7 @@ def counts(row: Letter) -> dict[str, int]:
             "organizations": initiators + _signers("organizations", row.id)}
 
 
-def progress(row: Letter | LetterSnapshot, counts_: dict[str, int]):
+def progress(row: LetterFacts, counts_: dict[str, int]):
     """The letter's progress towards its goal (individual signatures), or None."""
     return make_progress(counts_["individuals"], row.goal)
 

@@ -91,7 +91,7 @@ def _insert():
     return SignRequest.__table__.insert()
 
 
-def submit(session: Session, kind: str, letter_row: Letter, request) -> None:
+def submit(session: Session, kind: str, letter_row: letters.LetterFacts, request) -> None:
     """Record a request (a dataclass of what the form gave) in the caller's transaction:
     one INSERT whatever the address's state, so the request takes the same time for
     everyone. Returns nothing on purpose: the caller must not branch."""

@@ -99,7 +99,7 @@ def receipt_hash(code: str) -> str:
 KIND = "person"
 
 
-def sign(session: Session, letter_row: Letter, request: SignatureRequest) -> None:
+def sign(session: Session, letter_row: letters.LetterFacts, request: SignatureRequest) -> None:
     """Record the request for the intake worker (intake.submit: one INSERT, whatever the
     address's state)."""
     intake.submit(session, KIND, letter_row, request)
@@ -217,8 +217,9 @@ def bundle_name(full_name: str, public_visibility: str) -> str:
     return initials(full_name) if public_visibility == "initials" else full_name
 
 
-def preview(sig: Signature | Row) -> dict[str, str | None]:
-    """Exactly what each choice would publish or deliver, for the confirm page."""
+def preview(sig: Row) -> dict[str, str | None]:
+    """Exactly what each choice would publish or deliver, for the confirm page (sig: the
+    read-only row pending_for_token() gives)."""
     name = decrypt(sig.name_enc) or ""
     affiliation = decrypt(sig.affiliation_enc) if sig.affiliation_enc else None
     return {
