@@ -18,10 +18,12 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
@@ -38,6 +40,14 @@ MAX_BYTES = 2 * 1024 * 1024
 MAX_ROWS = 20_000
 NAME_MAX = 200
 PLACE_MAX = 200
+# What is wrong with a typed cell: (characters not allowed, empty, too long), translated
+# only when a line has that fault.
+NAME_FAULTS = (_l("The name contains characters that are not allowed."),
+               _l("The name is empty (write the name or the initials the person gave)."),
+               _l("The name is longer than %(n)s characters.", n=NAME_MAX))
+PLACE_FAULTS = (_l("The place contains characters that are not allowed."),
+                _l("The place of collection is empty."),
+                _l("The place is longer than %(n)s characters.", n=PLACE_MAX))
 
 
 class ImportRefused(ValueError):
@@ -76,6 +86,22 @@ def _text(data: bytes) -> str | None:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         return None
+
+
+def _typed(raw: str, limit: int, faults: tuple, problem: Callable[[str], None]) -> str:
+    """A typed cell cleaned like any text people type (text.clean_line), each fault it
+    has reported through problem(); "" when it cannot be cleaned."""
+    rejected, empty, too_long = faults
+    cleaned = ""
+    try:
+        cleaned = clean_line(raw)
+    except TextRejected:
+        problem(str(rejected))
+    if not raw:
+        problem(str(empty))
+    elif len(cleaned) > limit:
+        problem(str(too_long))
+    return cleaned
 
 
 def parse(data: bytes, *, today: date | None = None) -> Parsed:
@@ -122,15 +148,7 @@ def parse(data: bytes, *, today: date | None = None) -> Parsed:
             def problem(message: str) -> None:
                 parsed.errors.append(LineError(line, message))
 
-            name = place = ""
-            try:
-                name = clean_line(value["name"])
-            except TextRejected:
-                problem(_("The name contains characters that are not allowed."))
-            if not value["name"]:
-                problem(_("The name is empty (write the name or the initials the person gave)."))
-            elif len(name) > NAME_MAX:
-                problem(_("The name is longer than %(n)s characters.", n=NAME_MAX))
+            name = _typed(value["name"], NAME_MAX, NAME_FAULTS, problem)
             country = value["country"].upper() or countries.UNKNOWN
             if country not in known:
                 problem(_("\"%(value)s\" is not a country code (use two letters such as LB or JO, or leave it empty).",
@@ -147,14 +165,7 @@ def parse(data: bytes, *, today: date | None = None) -> Parsed:
             else:
                 if collected_on > today + timedelta(days=1):
                     problem(_("The date %(value)s is in the future.", value=value["collected_on"]))
-            try:
-                place = clean_line(value["place"])
-            except TextRejected:
-                problem(_("The place contains characters that are not allowed."))
-            if not value["place"]:
-                problem(_("The place of collection is empty."))
-            elif len(place) > PLACE_MAX:
-                problem(_("The place is longer than %(n)s characters.", n=PLACE_MAX))
+            place = _typed(value["place"], PLACE_MAX, PLACE_FAULTS, problem)
             if len(parsed.errors) == errors_before:
                 parsed.rows.append(PaperRow(line, name, country, bundle, collected_on, place))
     except csv.Error:
