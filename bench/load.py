@@ -478,7 +478,7 @@ class Stack:
         self.wait_until_up()
         return self
 
-    def wait_until_up(self, timeout: float = 60) -> None:
+    def wait_until_up(self, timeout: float = 240) -> None:  # four workers starting on a busy machine
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
