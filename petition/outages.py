@@ -56,3 +56,9 @@ def recovered(kind: str, logger: logging.Logger = log) -> None:
 
 def is_down(kind: str) -> bool:
     return kind in _open
+
+
+def forget_all() -> None:
+    """Close every open outage without a line, as in a new process (tests start over)."""
+    with _lock:
+        _open.clear()

@@ -17,12 +17,12 @@ SLUG = "secure-our-socials"
 @pytest.fixture
 def down_app(tmp_path):
     """The database is a port nothing listens on: every connection is refused."""
-    outages._open.clear()
+    outages.forget_all()
     app = create_app(make_config(tmp_path, DATABASE_URL=f"postgresql://postgres@127.0.0.1:{free_port()}/gone",
                                  DATABASE_CONNECT_TIMEOUT=2))
     app.config["WTF_CSRF_ENABLED"] = False  # the form reaches the database, as a real one would
     yield app
-    outages._open.clear()
+    outages.forget_all()
 
 
 @pytest.mark.parametrize("lang", ["en", "fr", "ar", "el"])
@@ -60,7 +60,7 @@ def test_an_outage_is_logged_once_not_once_per_request(down_app, caplog):
 
 
 def test_outage_log_counts_repeats_and_says_when_it_ends(caplog, monkeypatch):
-    outages._open.clear()
+    outages.forget_all()
     clock = [1000.0]
     monkeypatch.setattr(outages.time, "monotonic", lambda: clock[0])
     with caplog.at_level(logging.INFO, logger="petition.outage"):
