@@ -5,16 +5,19 @@
     .venv/bin/python bench/mail_bench.py --sink aiosmtpd      # the sink for comparison
     .venv/bin/python bench/mail_bench.py --profile 30         # cProfile of the sender
     .venv/bin/python bench/mail_bench.py --mode work --rate 150   # a trickle, as in a surge
+    .venv/bin/python bench/mail_bench.py --mode mime              # the MIME writer alone
 
 Queues realistic confirmation emails (rendered once per language from the real templates,
 then varied per recipient) in a throwaway database (helper_<random> on the local
 PostgreSQL, dropped at the end, or a SQLite file) and starts the SMTP sink of
 bench/load.py (bench/smtp_sink.py) in its own process. Then either
-  drain  queues --messages at once and sends them with petition.mail.sender.drain() in
+  drain  queues --messages at once and sends them with petition.mail.worker.drain() in
          this process (batches of 200; --profile shows where the time goes), or
   work   runs `flask outbox work --idle <--sender-idle>` in its own process, as the load
          benchmark does, while this process queues --messages at --rate a second
-         (small batches, each committed; the sender polls).
+         (small batches, each committed; the sender polls), or
+  mime   writes the same messages with petition.mail.mime.render and with the email
+         package (no database, no sink): CPU milliseconds a message of each writer.
 Prints one JSON line: CPU milliseconds per message of the sender (time.process_time in
 drain mode, /proc in work mode), of the sink and of PostgreSQL (from /proc), and checks
 that the sink saw every recipient once with its confirm link.
@@ -118,6 +121,39 @@ def queue(app, messages, rate: float = 0.0) -> None:
         db.session.remove()
 
 
+def mime_bench(args) -> int:
+    """CPU a message of the hand-written writer and of the email package, on the same
+    confirmation emails (best of two rounds each)."""
+    from petition.mail import mime
+
+    tmp = Path(tempfile.mkdtemp(prefix="petition-mailbench-"))
+    try:
+        app = build_app(settings(f"sqlite:///{tmp / 'mail.db'}", 25, tmp))
+        _recipients, messages = prepare(app, args.messages, args.langs.split(","))
+        default_sender = app.config["PETITION"].MAIL_DEFAULT_SENDER
+
+        def hand_written() -> None:
+            for message in messages:
+                mime.render(message, default_sender)
+
+        def email_package() -> None:
+            for message in messages:
+                email = mime.email_package_message(message, default_sender)
+                email.as_bytes(policy=email.policy.clone(linesep="\r\n"))
+
+        best: dict[str, float] = {}
+        for writer in (hand_written, email_package) * 2:
+            started = time.process_time()
+            writer()
+            ms = (time.process_time() - started) * 1000 / len(messages)
+            best[writer.__name__] = min(best.get(writer.__name__, ms), ms)
+        print(json.dumps({"scenario": "mime", "messages": len(messages), "langs": args.langs,
+                          "cpu_ms_per_message": {name: round(ms, 3) for name, ms in best.items()}}), flush=True)
+        return 0
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=3000)
@@ -125,11 +161,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sqlite", action="store_true")
     parser.add_argument("--pg-admin-url", default=os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
     parser.add_argument("--sink", choices=["lean", "aiosmtpd"], default="lean")
-    parser.add_argument("--mode", choices=["drain", "work"], default="drain")
+    parser.add_argument("--mode", choices=["drain", "work", "mime"], default="drain")
     parser.add_argument("--rate", type=float, default=150.0, help="messages queued a second in work mode")
     parser.add_argument("--sender-idle", type=float, default=0.05, help="`outbox work --idle` in work mode")
     parser.add_argument("--profile", type=int, default=0, help="drain mode: print the N top functions by cumulative time")
     args = parser.parse_args(argv)
+    if args.mode == "mime":
+        return mime_bench(args)
 
     from smtp_sink import start_sink
 
@@ -164,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         threading.Thread(target=collect, daemon=True).start()
 
         from petition.extensions import db
-        from petition.mail import sender
+        from petition.mail.worker import drain
 
         if args.mode == "work":
             worker = subprocess.Popen([str(BIN / "flask"), "--app", "wsgi", "outbox", "work", "--idle", str(args.sender_idle)],
@@ -190,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
             with app.app_context():
                 if profiler:
                     profiler.enable()
-                sent, failed = sender.drain()
+                sent, failed = drain()
                 if profiler:
                     profiler.disable()
                 db.session.remove()

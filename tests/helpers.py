@@ -94,7 +94,7 @@ def outbox_messages(app) -> list:
     """Queued messages, decrypted (what the sender would send), once the intake worker
     has handled every waiting signing request (as the sender's loop does first)."""
     from petition.mail.models import OutboxMessage
-    from petition.mail.services import payload
+    from petition.mail.outbox import payload
 
     process_intake(app)
     with app.app_context():

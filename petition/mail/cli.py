@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from petition import workers
 from petition.database import require_schema
 from petition.extensions import db
-from petition.mail import sender
+from petition.mail import worker
 from petition.mail.models import OutboxMessage
 from petition.models_common import utcnow
 from petition.process import freeze_loaded_heap
@@ -29,7 +29,7 @@ def outbox_cli() -> None:
 def drain() -> None:
     """Send every message that is due, then exit."""
     require_schema()
-    sent, failed = sender.drain()
+    sent, failed = worker.drain()
     click.echo(f"sent {sent}, failed {failed} (rescheduled)")
     if failed:
         raise SystemExit(1)
@@ -46,19 +46,19 @@ def work(idle: float) -> None:
         signal.signal(sig, lambda *_: (stop.set(), workers.wake()))
     freeze_loaded_heap()
     config = current_app.config["PETITION"]
-    # Every step of a sender has a timeout well inside this (see sender.stuck_for).
+    # Every step of a sender has a timeout well inside this (see worker.stuck_for).
     stuck_limit = 3 * config.OUTBOX_LEASE_SECONDS + 2 * config.MAIL_TIMEOUT + idle
     threading.Thread(target=_watchdog, args=(stop, stuck_limit), name="outbox-watchdog", daemon=True).start()
     click.echo("outbox sender running")
-    sender.work(stop, idle_seconds=idle)
+    worker.work(stop, idle_seconds=idle)
     click.echo("outbox sender stopped")
 
 
 def _watchdog(stop: threading.Event, limit: float) -> None:
     """Exit (for systemd to restart the sender) when it has been stuck for a few leases:
-    a dependency hangs where no timeout reaches (see sender.stuck_for)."""
+    a dependency hangs where no timeout reaches (see worker.stuck_for)."""
     while not stop.wait(1.0):
-        if sender.stuck_for() > limit:
+        if worker.stuck_for() > limit:
             logging.getLogger("petition.mail").error(
                 "outbox sender made no progress for %d s (a dependency hangs); exiting to be restarted", limit)
             os._exit(75)

@@ -1,36 +1,15 @@
-"""Queueing mail. Nothing here sends: the outbox row commits (or not) with the change
-that caused it, so a signature is never stored without its email, nor the reverse."""
+"""What the areas use to mail: build a Message from templates and queue it in their own
+transaction. Nothing here sends: the outbox row commits (or not) with the change that
+caused it, so a signature is never stored without its email, nor the reverse."""
 from __future__ import annotations
-
-import json
-from dataclasses import asdict, dataclass, field
 
 from flask import current_app, render_template
 from flask_babel import force_locale
-from sqlalchemy import insert
-from sqlalchemy.orm import Session
 
-from petition import page_cache, workers
-from petition.crypto import decrypt, encrypt
+from petition import page_cache
 from petition.i18n import text_direction
-from petition.mail.models import OutboxMessage
-
-
-@dataclass
-class Message:
-    to: str
-    subject: str
-    text: str
-    html: str | None = None
-    sender: str | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-    lang: str = "en"
-
-
-def no_newlines(value: str) -> str:
-    # Header values come from our own templates and config, but a newline must never
-    # reach a header whatever its source.
-    return " ".join(value.replace("\r", " ").replace("\n", " ").split())
+from petition.mail.mime import Message, no_newlines
+from petition.mail.outbox import queue  # noqa: F401  (the areas queue their mail as mail.services.queue)
 
 
 def build(template: str, *, to: str, lang: str, subject: str, sender: str | None = None,
@@ -61,30 +40,6 @@ def build(template: str, *, to: str, lang: str, subject: str, sender: str | None
         headers={no_newlines(k): no_newlines(v) for k, v in (headers or {}).items()},
         lang=lang,
     )
-
-
-# Built once; each message's values come as parameters.
-_OUTBOX_INSERT = insert(OutboxMessage.__table__)
-
-
-def queue(session: Session, message: Message, *, purpose: str, letter_id: int | None = None) -> None:
-    """Add the message to the outbox in the caller's transaction (one INSERT, no ORM
-    object: nothing reads the row back before the sender claims it)."""
-    session.execute(_OUTBOX_INSERT, {
-        "payload_enc": encrypt(json.dumps(asdict(message), ensure_ascii=False)),
-        "purpose": purpose,
-        "letter_id": letter_id,
-    })
-    workers.wake_after_commit(session)
-
-
-def payload(row: OutboxMessage) -> Message:
-    return message_from(row.payload_enc)
-
-
-def message_from(payload_enc: str) -> Message:
-    """The message an outbox row's payload_enc holds (the reverse of queue())."""
-    return Message(**json.loads(decrypt(payload_enc)))
 
 
 def subject_for(discreet: bool, title: str, discreet_subject: str, plain_subject: str) -> str:

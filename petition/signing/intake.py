@@ -40,7 +40,7 @@ from petition.database import writing
 from petition.extensions import db
 from petition.letters import services as letters
 from petition.letters.models import Letter
-from petition.mail import sender, services as mail
+from petition.mail import services as mail, worker as mail_worker
 from petition.models_common import utcnow
 from petition.signing.addresses import mailbox
 from petition.signing.models import MailQuota, SignRequest
@@ -293,7 +293,7 @@ def _forget_old_counts(session: Session) -> None:
 every_round(_forget_old_counts)
 
 
-sender.register_stage(Intake)
+mail_worker.register_stage(Intake)
 
 
 def drain(max_rounds: int = 1000) -> int:

@@ -14,7 +14,7 @@ from petition.jobs import runner
 from petition.jobs.models import Job
 from petition.letters import services as letters
 from petition.mail.models import OutboxMessage
-from petition.mail.sender import drain
+from petition.mail.worker import drain
 from petition.signing.models import Signature
 from tests.console.support import confirm, logged_in, make_user
 from tests.helpers import confirm_from_mail, csrf_token, outbox_messages, plain_body, sign_letter

@@ -18,7 +18,7 @@ from petition.extensions import db
 from petition.jobs import runner
 from petition.letters import services as letters
 from petition.mail.models import OutboxMessage
-from petition.mail.sender import drain
+from petition.mail.worker import drain
 from tests.console.support import logged_in, make_user
 from tests.deliveries.conftest import SLUG, build_bundle, database
 from tests.helpers import confirm_from_mail, csrf_token, form_values, plain_body, sign_letter

@@ -13,7 +13,7 @@ from petition.jobs.models import Job
 from petition.letters import milestones, services
 from petition.letters.models import Milestone
 from petition.mail.models import OutboxMessage
-from petition.mail.sender import drain
+from petition.mail.worker import drain
 from petition.signing.models import Signature
 from tests.growth.support import SLUG, run_jobs, set_count, set_goal, sweep
 from tests.helpers import confirm_from_mail, plain_body, sign_letter

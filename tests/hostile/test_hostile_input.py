@@ -72,8 +72,8 @@ def assert_safe_response(response, sent: list[str]) -> None:
 
 def assert_nothing_bad_stored(app) -> None:
     from petition.mail.models import OutboxMessage
-    from petition.mail.sender import to_email
-    from petition.mail.services import payload
+    from petition.mail.mime import to_email
+    from petition.mail.outbox import payload
     from petition.organisations.models import Organisation
     from petition.crypto import decrypt
     from petition.signing.models import Signature
@@ -136,7 +136,7 @@ def _fresh_links(app, name: str = "Nadia Farouk", affiliation: str = "") -> tupl
 
     from petition.letters import services as letters
     from petition.mail.models import OutboxMessage
-    from petition.mail.services import payload
+    from petition.mail.outbox import payload
     from petition.signing import services
     from tests.helpers import links_in
 

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
 from petition.extensions import db
-from petition.mail import sender
+from petition.mail import outbox, worker
 from petition.mail import services as mail
 from petition.mail.models import OutboxMessage
 from tests.conftest import free_port
@@ -87,7 +87,7 @@ def leased_rows(app) -> int:
     """Rows some sender still holds a lease on."""
     with app.app_context():
         held = db.session.scalar(select(func.count()).select_from(OutboxMessage)
-                                 .where(OutboxMessage.locked_until >= sender.utcnow()))
+                                 .where(OutboxMessage.locked_until >= outbox.utcnow()))
         db.session.remove()
         return held
 
@@ -170,21 +170,21 @@ def test_two_senders_and_a_relay_slower_than_half_a_lease_send_each_message_once
 
 
 class Blip:
-    """Fails the sender's "mark as sent" DELETEs while active, as a database outage would."""
+    """Fails the outbox's "mark as sent" DELETEs while active, as a database outage would."""
 
     def __init__(self, monkeypatch):
         self.active = False
         self.failures = 0
-        original = sender.Sender._execute
+        original = outbox.Outbox._execute
 
         def execute(this, statement, params):
             if self.active and statement is this.statements.sent:
                 self.failures += 1
-                this.close_database()
+                this.close()
                 raise OperationalError("DELETE", {}, ConnectionError("server closed the connection"))
             return original(this, statement, params)
 
-        monkeypatch.setattr(sender.Sender, "_execute", execute)
+        monkeypatch.setattr(outbox.Outbox, "_execute", execute)
 
 
 @pytest.mark.parametrize("outage", [0.8, None])
@@ -198,7 +198,7 @@ def test_a_database_blip_while_marking(make_app, monkeypatch, outage):
         addresses = queue(app, 40, "blip")
         blip = Blip(monkeypatch)
         with app.app_context():
-            one = sender.Sender()
+            one = worker.Sender()
             # The outage starts when the 10th message has been accepted.
             threading.Thread(target=lambda: (wait_until(lambda: sink.total() >= 10, 10),
                                              setattr(blip, "active", True),
@@ -228,8 +228,8 @@ def test_lease_is_renewed_only_while_it_is_still_ours(make_app):
     app = make_app(OUTBOX_LEASE_SECONDS=60)
     queue(app, 3, "lease")
     with app.app_context():
-        statements = sender._statements(db.engine.dialect.name)
-        now = sender.utcnow()
+        statements = outbox._statements(db.engine.dialect.name)
+        now = outbox.utcnow()
         with db.engine.connect() as conn:
             mine = now + timedelta(seconds=60)
             ids = [r.id for r in conn.execute(statements.claim, {"now": now, "lease": mine, "limit": 3})]
@@ -252,7 +252,7 @@ def test_no_message_is_sent_past_the_lease(make_app):
         app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=sink.port, OUTBOX_LEASE_SECONDS=3, MAIL_TIMEOUT=30)
         queue(app, 1, "late")
         with app.app_context():
-            one = sender.Sender()
+            one = worker.Sender()
             started = time.monotonic()
             sent, failed = one.deliver_due()
             took = time.monotonic() - started

@@ -1,4 +1,4 @@
-"""Messages are written as bytes by petition.mail.sender.render: they must read back, with
+"""Messages are written as bytes by petition.mail.mime.render: they must read back, with
 the email package, exactly as the email package's own messages did (headers, RFC 2047
 subjects and names, quoted-printable or base64 bodies), and nothing in a field may add a
 header."""
@@ -8,8 +8,7 @@ from email import message_from_bytes, policy
 
 import pytest
 
-from petition.mail.sender import render, to_email
-from petition.mail.services import Message
+from petition.mail.mime import Message, render, to_email
 
 SENDER = "Open letters <letters@example.org>"
 

@@ -13,8 +13,10 @@ from sqlalchemy import select, update
 
 from petition import workers
 from petition.extensions import db
-from petition.mail import sender
+from petition.mail import outbox, transport, worker
 from petition.mail import services as mail
+from petition.mail.mime import render
+from petition.models_common import utcnow
 from petition.mail.models import OutboxMessage
 from tests.mail.fake_smtp import FakeSMTP
 
@@ -49,17 +51,17 @@ def left() -> int:
 
 
 def test_drain_sends_every_batch_over_one_connection(smtp_app, server):
-    queue(sender.BATCH + 30)
-    assert sender.drain() == (sender.BATCH + 30, 0)
-    assert len(server.wait_for(sender.BATCH + 30)) == sender.BATCH + 30
-    assert len({m.recipients[0] for m in server.messages}) == sender.BATCH + 30
+    queue(worker.BATCH + 30)
+    assert worker.drain() == (worker.BATCH + 30, 0)
+    assert len(server.wait_for(worker.BATCH + 30)) == worker.BATCH + 30
+    assert len({m.recipients[0] for m in server.messages}) == worker.BATCH + 30
     assert server.connections == 1
     assert left() == 0
 
 
 def test_work_keeps_its_connection_between_batches(smtp_app, server):
     stop = threading.Event()
-    thread = threading.Thread(target=lambda: (smtp_app.app_context().push(), sender.work(stop, idle_seconds=0.05)))
+    thread = threading.Thread(target=lambda: (smtp_app.app_context().push(), worker.work(stop, idle_seconds=0.05)))
     thread.start()
     try:
         queue(3)
@@ -84,30 +86,30 @@ def test_refused_and_unreadable_rows_are_rescheduled(smtp_app, server, caplog):
         select(OutboxMessage.id).order_by(OutboxMessage.id.desc()).limit(1))).values(payload_enc="gAAAAbroken"))
     db.session.commit()
     with caplog.at_level(logging.WARNING, logger="petition.mail"):
-        assert sender.deliver_due() == (1, 2)
+        assert worker.deliver_due() == (1, 2)
     assert [m.recipients for m in server.messages] == [["person0@example.org"]]
     db.session.rollback()
     rows = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
     assert [(r.attempts, r.locked_until) for r in rows] == [(1, None), (1, None)]
     assert rows[0].last_error == "send: SMTPRecipientsRefused"
     assert rows[1].last_error.startswith("build: ")
-    assert all(r.next_attempt_at > sender.utcnow() for r in rows)
+    assert all(r.next_attempt_at > utcnow() for r in rows)
     assert "@" not in caplog.text
     # Not due yet: nothing is claimed again before its backoff.
-    assert sender.deliver_due() == (0, 0)
+    assert worker.deliver_due() == (0, 0)
 
 
 def test_a_claimed_row_is_not_claimed_again(smtp_app, server):
     queue(2)
-    claim = sender._statements(db.engine.dialect.name).claim
-    now = sender.utcnow()
+    claim = outbox._statements(db.engine.dialect.name).claim
+    now = utcnow()
     with db.engine.connect() as conn:
         first = conn.execute(claim, {"now": now, "lease": now + timedelta(seconds=60), "limit": 1}).all()
         conn.commit()
         second = conn.execute(claim, {"now": now, "lease": now + timedelta(seconds=60), "limit": 5}).all()
         conn.commit()
     assert len(first) == 1 and len(second) == 1 and first[0].id != second[0].id
-    assert sender.deliver_due() == (0, 0)  # both leased
+    assert worker.deliver_due() == (0, 0)  # both leased
 
 
 def test_development_mail_files_never_overwrite_each_other(tmp_path, capsys):
@@ -115,8 +117,8 @@ def test_development_mail_files_never_overwrite_each_other(tmp_path, capsys):
     deleted rows) leave three files."""
     from types import SimpleNamespace
 
-    console = sender.ConsoleBackend(SimpleNamespace(OUTBOX_DIR=str(tmp_path / "outbox")))
-    batch = [sender.render(mail.Message(to=f"p{i}@example.org", subject=f"S{i}", text=f"text {i}\n"),
+    console = transport.ConsoleBackend(SimpleNamespace(OUTBOX_DIR=str(tmp_path / "outbox")))
+    batch = [render(mail.Message(to=f"p{i}@example.org", subject=f"S{i}", text=f"text {i}\n"),
                            "Open letters <letters@example.org>", row_id=1) for i in range(3)]
     for out in batch:
         assert console.send_batch([out]) == {1: None}

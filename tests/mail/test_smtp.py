@@ -8,8 +8,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from petition.mail.sender import SMTPBackend, render
-from petition.mail.services import Message
+from petition.mail.mime import Message, render
+from petition.mail.transport import SMTPBackend
 from tests.mail.fake_smtp import FakeSMTP, free_port
 
 SENDER = "Open letters <letters@example.org>"

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from petition.extensions import db
 from petition.letters import services as letters
-from petition.mail.sender import drain
+from petition.mail.worker import drain
 from petition.organisations.models import Organisation
 from tests.console.support import confirm, logged_in, make_user
 from tests.helpers import csrf_token, plain_body, withdraw_code_in

@@ -209,7 +209,7 @@ def test_a_victims_address_receives_at_most_the_configured_number_of_emails(make
     """Many requests naming one address, from many client addresses and with every
     spelling the provider treats as the same mailbox: the victim gets at most
     MAIL_PER_ADDRESS_PER_DAY emails, and every request gets the same answer."""
-    from petition.mail.sender import drain
+    from petition.mail.worker import drain
 
     app = make_app(MAIL_SERVER=smtp_server.host, MAIL_PORT=smtp_server.port, MAIL_PER_ADDRESS_PER_DAY=3)
     client = app.test_client()
@@ -237,7 +237,7 @@ def test_the_address_cap_holds_for_organisation_contacts(make_app, smtp_server):
     app = make_app(MAIL_SERVER=smtp_server.host, MAIL_PORT=smtp_server.port, MAIL_PER_ADDRESS_PER_DAY=2)
     if "organisations.sign" not in app.view_functions:
         pytest.skip("the organisations area is not registered")
-    from petition.mail.sender import drain
+    from petition.mail.worker import drain
 
     client = app.test_client()
     page = client.get(f"/en/letters/{SLUG}/organisations/sign")

@@ -265,6 +265,6 @@ def test_a_flood_on_one_letter_does_not_stop_anyone_signing(app, client):
 
 def outbox_messages_without_intake(app):
     from petition.mail.models import OutboxMessage
-    from petition.mail.services import payload
+    from petition.mail.outbox import payload
 
     return [payload(row) for row in db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))]

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from petition.extensions import db
 from petition.letters import services as letters
-from petition.mail.sender import drain
+from petition.mail.worker import drain
 from petition.signing.models import Signature
 from tests.helpers import form_values, links_in, plain_body, publish_names, sign_letter, withdraw_code_in
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 
 from petition.extensions import db
-from petition.mail import sender
+from petition.mail import outbox, worker
 from petition.mail.models import OutboxMessage
 from petition.models_common import utcnow
 from tests.helpers import plain_body, sign_letter, process_intake
@@ -28,18 +28,18 @@ def test_smtp_down_then_up_loses_nothing(make_app, smtp_server):
         for i in range(3):
             assert sign_letter(client, email=f"queued{i}@example.org").status_code == 303
         process_intake(app)
-        sent, failed = sender.deliver_due()
+        sent, failed = worker.deliver_due()
         assert (sent, failed) == (0, 3)
         rows = db.session.scalars(select(OutboxMessage)).all()
         assert len(rows) == 3 and all(r.attempts == 1 and r.next_attempt_at > utcnow() for r in rows)
         assert all("@" not in (r.last_error or "") for r in rows)
         # Not due yet: a drain sends nothing.
-        assert sender.deliver_due() == (0, 0)
+        assert worker.deliver_due() == (0, 0)
 
         # The server comes back.
         app.config["PETITION"].MAIL_PORT = smtp_server.port
         make_due()
-        assert sender.drain() == (3, 0)
+        assert worker.drain() == (3, 0)
         messages = smtp_server.wait_for(3)
         assert {m["To"] for m in messages} == {f"queued{i}@example.org" for i in range(3)}
         assert db.session.scalars(select(OutboxMessage)).all() == []
@@ -52,17 +52,17 @@ def test_server_refusing_a_message_is_retried(make_app, smtp_server):
         sign_letter(client, email="later@example.org")
         process_intake(app)
         smtp_server.refuse = True
-        assert sender.deliver_due() == (0, 1)
+        assert worker.deliver_due() == (0, 1)
         smtp_server.refuse = False
         make_due()
-        assert sender.deliver_due() == (1, 0)
+        assert worker.deliver_due() == (1, 0)
         assert "confirm" in plain_body(smtp_server.wait_for(1)[0])
 
 
 def test_backoff_grows_and_is_capped():
-    assert sender.backoff(1) == timedelta(seconds=30)
-    assert sender.backoff(2) == timedelta(seconds=60)
-    assert sender.backoff(20) == sender.MAX_BACKOFF
+    assert outbox.backoff(1) == timedelta(seconds=30)
+    assert outbox.backoff(2) == timedelta(seconds=60)
+    assert outbox.backoff(20) == outbox.MAX_BACKOFF
 
 
 def test_two_senders_never_send_one_message_twice(make_app, smtp_server):
@@ -76,7 +76,7 @@ def test_two_senders_never_send_one_message_twice(make_app, smtp_server):
 
     def drain():
         with app.app_context():
-            sender.drain()
+            worker.drain()
             db.session.remove()
 
     threads = [threading.Thread(target=drain) for _ in range(3)]
@@ -91,7 +91,7 @@ def test_two_senders_never_send_one_message_twice(make_app, smtp_server):
 
 def test_console_backend_writes_to_instance_outbox(app, client, capsys):
     sign_letter(client, email="local@example.org")
-    assert sender.drain() == (1, 0)
+    assert worker.drain() == (1, 0)
     from pathlib import Path
 
     files = list(Path(app.config["PETITION"].OUTBOX_DIR).glob("*.eml"))

@@ -10,7 +10,7 @@ import pytest
 from petition import workers
 from petition.extensions import db
 from petition.jobs import runner
-from petition.mail import sender
+from petition.mail import worker
 from petition.mail import services as mail
 from tests.mail.fake_smtp import FakeSMTP
 
@@ -76,7 +76,7 @@ def test_one_commit_queueing_a_mail_and_a_job_wakes_both_loops(make_app, smtp_se
         with app.app_context():
             work(stop, idle_seconds=IDLE)
 
-    threads = [threading.Thread(target=loop, args=(work,)) for work in (sender.work, runner.work)]
+    threads = [threading.Thread(target=loop, args=(work,)) for work in (worker.work, runner.work)]
     try:
         with app.app_context():
             for thread in threads:
