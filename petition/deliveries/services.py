@@ -30,7 +30,7 @@ from flask_babel import force_locale, format_date, gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from petition import audit
+from petition import audit, events
 from petition.accounts import User
 from petition.bundles import services as bundles, signing_keys
 from petition.bundles.models import Bundle, BundleReceipt
@@ -116,6 +116,7 @@ def _append(session: Session, row: Letter, delivery: Delivery, kind: str, data: 
                                                       prev=prev))
     session.add(event)
     session.flush()
+    events.delivery_logged.send(kind, session=session, letter_id=row.id, delivery_id=delivery.id, entry_id=event.id)
     return event
 
 
@@ -245,8 +246,7 @@ def acknowledge(session: Session, delivery: Delivery) -> bool:
         return False
     session.refresh(delivery)
     row = letter_of(session, delivery)
-    event = _append(session, row, delivery, ACKNOWLEDGED, {}, at=now)
-    _queue_notices(session, row, event)
+    _append(session, row, delivery, ACKNOWLEDGED, {}, at=now)
     return True
 
 
@@ -285,7 +285,6 @@ def publish(session: Session, row: Letter, delivery: Delivery, actor: User | Non
     event = _append(session, row, delivery, RESPONSE_PUBLISHED,
                     {"response_sha256": response_digest(delivery.response), "text": delivery.response}, at=now)
     audit.record(session, actor, "delivery.publish", row.id, delivery=delivery.id)
-    _queue_notices(session, row, event)
     return event
 
 
@@ -487,12 +486,15 @@ def check_bundle(session: Session, bundle_id: str, expected_sha256: str, config)
 
 # ---- signers' notices ------------------------------------------------------------------------------
 
-def _queue_notices(session: Session, row: Letter, event: DeliveryEvent) -> Job | None:
+@events.delivery_logged.connect_via(ACKNOWLEDGED)
+@events.delivery_logged.connect_via(RESPONSE_PUBLISHED)
+def _queue_notices(_kind, *, session: Session, letter_id: int, entry_id: int, **_ids) -> None:
+    """Signers who asked for updates hear of an acknowledgement and of a published
+    response: a job in the transaction that logged it mails them."""
     from petition.console import updates
 
-    if not updates.recipient_count(session, row.id):
-        return None
-    return runner.enqueue(session, NOTIFY_JOB, {"event": event.id, "after": 0, "queued": 0}, letter_id=row.id)
+    if updates.recipient_count(session, letter_id):
+        runner.enqueue(session, NOTIFY_JOB, {"event": entry_id, "after": 0, "queued": 0}, letter_id=letter_id)
 
 
 def notice_text(row: Letter, event: DeliveryEvent, lang: str):

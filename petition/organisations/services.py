@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm import Session
 
-from petition import audit, tokens
+from petition import audit, events, tokens
 from petition.accounts import User, leads_of
 from petition.crypto import decrypt, encrypt, keyed_hash
 from petition.letters import services as letters
@@ -214,6 +214,7 @@ def confirm(session: Session, token: str, pending: Row | None = None) -> tuple[O
         confirmed = False
     if not confirmed:
         raise AlreadySigned(org.letter_id)
+    events.signature_confirmed.send(events.ORGANISATION, session=session, letter_id=org.letter_id, signer_id=org.id)
     return session.get(Organisation, org.id, populate_existing=True), code
 
 
@@ -259,7 +260,7 @@ def withdraw(session: Session, token: str) -> Letter:
 def remove_organisation(session: Session, org: Organisation) -> Letter:
     """What withdrawing does, by mailed link or by code (signing/withdraw_codes.py)."""
     letter_row = session.get(Letter, org.letter_id)
-    letter_id, hashed = org.letter_id, org.contact_email_hash
+    letter_id, hashed, signer_id = org.letter_id, org.contact_email_hash, org.id
     session.expunge(org)
     result = session.execute(
         delete(Organisation)
@@ -269,6 +270,7 @@ def remove_organisation(session: Session, org: Organisation) -> Letter:
     )
     if result.rowcount == 0:
         raise tokens.InvalidLink()
+    events.signature_withdrawn.send(events.ORGANISATION, session=session, letter_id=letter_id, signer_id=signer_id)
     return letter_row
 
 

@@ -11,7 +11,7 @@ from flask import current_app
 from sqlalchemy import bindparam, func, literal_column, select, update
 from sqlalchemy.orm import Session
 
-from petition import caching
+from petition import caching, events
 from petition.extensions import db
 from petition.letters import services as letters
 from petition.signing.models import Signature, SignatureCounter
@@ -66,6 +66,13 @@ def confirmed_count(letter_id: int) -> int:
 def forget(letter_id: int) -> None:
     """Drop this process's copy of the letter's count (after this process changed it)."""
     caching.cache(_COUNTS).forget(letter_id)
+
+
+@events.signature_confirmed.connect_via(events.INDIVIDUAL)
+def _forget_on_confirmation(_kind, *, letter_id: int, **_ids) -> None:
+    # On PostgreSQL the confirmation counts itself in SQL (signing.services.confirm):
+    # the count cached here is stale from then on.
+    forget(letter_id)
 
 
 def reconcile(session: Session, letter_id: int) -> tuple[int, int]:

@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Row, bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from petition import tokens
+from petition import events, tokens
 from petition.crypto import decrypt, digest, encrypt, keyed_hash
 from petition.database import single_statement_writes
 from petition.letters import services as letters
@@ -357,7 +357,7 @@ def confirm(session: Session, token: str, *, public_visibility: str | None, bund
         raise AlreadySigned(sig.letter_id)
     if not counted_too and not sig.hidden:
         counters.add(session, sig.letter_id, sig.id, +1)
-    counters.forget(sig.letter_id)
+    events.signature_confirmed.send(events.INDIVIDUAL, session=session, letter_id=sig.letter_id, signer_id=sig.id)
     return code
 
 
@@ -377,7 +377,7 @@ def remove_signature(session: Session, sig: Signature) -> Letter:
     with it. One conditional DELETE: of two clicks, one withdraws and the other finds
     nothing (InvalidLink)."""
     letter_row = session.get(Letter, sig.letter_id)
-    letter_id, hashed = sig.letter_id, sig.email_hash
+    letter_id, hashed, signer_id = sig.letter_id, sig.email_hash, sig.id
     session.expunge(sig)
     t = Signature.__table__
     gone = session.execute(
@@ -389,6 +389,7 @@ def remove_signature(session: Session, sig: Signature) -> Letter:
     for row in gone:
         if row.status == "confirmed" and not row.hidden:
             counters.add(session, letter_id, row.id, -1)
+    events.signature_withdrawn.send(events.INDIVIDUAL, session=session, letter_id=letter_id, signer_id=signer_id)
     return letter_row
 
 
