@@ -1,4 +1,5 @@
-"""CSV export of a letter's public fields: exactly what the public page shows, no more.
+"""CSV export of a letter's public fields: exactly what the public page shows, no more
+(petition.disclosure: EXPORT_HEADER, exported()).
 
 Every cell that a spreadsheet could read as a formula (starting with = + - @, a tab or
 a carriage return) is prefixed with a single quote, so opening the file runs nothing.
@@ -12,9 +13,9 @@ from typing import Iterator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from petition import disclosure
 from petition.signing.models import Signature
 
-HEADER = ("public_name", "public_affiliation", "country", "confirmed")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 BATCH = 1000
 
@@ -42,15 +43,14 @@ def public_rows(session: Session, letter_id: int) -> Iterator[tuple[str, str, st
         if not batch:
             return
         for row in batch:
-            yield (row.public_name, row.public_affiliation or "", "" if row.country == "ZZ" else row.country,
-                   row.confirmed_at.date().isoformat() if row.confirmed_at else "")
+            yield disclosure.exported(row.public_name, row.public_affiliation, row.country, row.confirmed_at)
         after = batch[-1].id
 
 
 def csv_lines(session: Session, letter_id: int) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(HEADER)
+    writer.writerow(disclosure.EXPORT_HEADER)
     for row in public_rows(session, letter_id):
         writer.writerow([neutralise(cell) for cell in row])
         if buffer.tell() > 64 * 1024:

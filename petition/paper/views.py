@@ -8,6 +8,7 @@ from flask import Blueprint, redirect, render_template, url_for
 from flask_babel import get_locale
 from flask_login import current_user
 
+from petition import disclosure
 from petition.console.guard import guard_console_pages
 from petition.console.permissions import letter_for_current_user
 from petition.extensions import db
@@ -37,7 +38,7 @@ def _preview(row, parsed, form=None, status=200, consent_error=False):
     form = form or ImportForm(formdata=None)
     return render_template("paper/preview.html", row=row, title=_title(row), parsed=parsed, form=form,
                            rows=parsed.rows[:PREVIEW_ROWS], hidden_rows=max(0, len(parsed.rows) - PREVIEW_ROWS),
-                           named=sum(1 for r in parsed.rows if r.bundle_visibility == "named"),
+                           named=sum(1 for r in parsed.rows if disclosure.named_in_bundle(r.bundle_visibility)),
                            consent_error=consent_error), status
 
 

@@ -8,9 +8,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from petition.extensions import db
 from petition.models_common import BigId, UTCDateTime, utcnow
 
-PUBLIC_CHOICES = ("full", "initials", "none")
-BUNDLE_CHOICES = ("named", "counted")
-
 
 class Signature(db.Model):
     """One person's signature on one letter.

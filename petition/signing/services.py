@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Row, bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from petition import events, tokens
+from petition import disclosure, events, tokens
 from petition.crypto import decrypt, digest, encrypt, keyed_hash
 from petition.database import single_statement_writes
 from petition.letters import services as letters
@@ -30,18 +30,13 @@ from petition.models_common import utcnow
 from petition.signing import counters, intake, withdraw_codes
 from petition.signing.intake import AlreadySigned, LetterNotOpen  # noqa: F401  the flow's answers, for callers
 from petition.signing.addresses import canonical, domain_of
-from petition.signing.models import BUNDLE_CHOICES, PUBLIC_CHOICES, Signature, SignatureCounter
-from petition.text import initials
+from petition.signing.models import Signature, SignatureCounter
 from petition.urls import public_url
 
 log = logging.getLogger("petition.signing")
 
 CONFIRM = "confirm-signature"
 MANAGE = "manage-signature"
-
-# Lower index = shows less. A signer can only ever move down these scales at confirmation.
-PUBLIC_ORDER = ("none", "initials", "full")
-BUNDLE_ORDER = ("counted", "named")
 
 
 @dataclass(frozen=True)
@@ -59,15 +54,15 @@ class SignatureRequest:
 
 def safest_public(choice: str | None, default: str) -> str:
     """The signer's choice if valid, else the letter's default, else the safest."""
-    if choice in PUBLIC_CHOICES:
+    if choice in disclosure.PUBLIC_ORDER:
         return choice
-    return default if default in PUBLIC_CHOICES else "none"
+    return default if default in disclosure.PUBLIC_ORDER else disclosure.PUBLIC_ORDER[0]
 
 
 def safest_bundle(choice: str | None, default: str) -> str:
-    if choice in BUNDLE_CHOICES:
+    if choice in disclosure.BUNDLE_ORDER:
         return choice
-    return default if default in BUNDLE_CHOICES else "counted"
+    return default if default in disclosure.BUNDLE_ORDER else disclosure.BUNDLE_ORDER[0]
 
 
 def lower_only(current: str, requested: str | None, order: tuple[str, ...]) -> str:
@@ -211,25 +206,11 @@ def _already_mail(letter_row: Letter, sig_id: int, request: SignatureRequest, ma
         )
 
 
-def bundle_name(full_name: str, public_visibility: str) -> str:
-    """How a signer who chose "name me" appears in the delivered bundle: the full name,
-    or the initials if that is all they were willing to show publicly."""
-    return initials(full_name) if public_visibility == "initials" else full_name
-
-
-def preview(sig: Row) -> dict[str, str | None]:
+def preview(sig: Row, lang: str) -> dict[str, dict[str, disclosure.Shown | None]]:
     """Exactly what each choice would publish or deliver, for the confirm page (sig: the
-    read-only row pending_for_token() gives)."""
-    name = decrypt(sig.name_enc) or ""
+    read-only row pending_for_token() gives; disclosure.preview, the country named in lang)."""
     affiliation = decrypt(sig.affiliation_enc) if sig.affiliation_enc else None
-    return {
-        "full": name,
-        "initials": initials(name),
-        "affiliation": affiliation,
-        "country": sig.country,
-        "bundle_full": name,
-        "bundle_initials": initials(name),
-    }
+    return disclosure.preview(decrypt(sig.name_enc) or "", affiliation, sig.country, lang)
 
 
 _BY_ID = select(Signature.__table__).where(Signature.__table__.c.id == bindparam("sig_id"))
@@ -326,18 +307,13 @@ def confirm(session: Session, token: str, *, public_visibility: str | None, bund
     letter_row = letters.public_row_by_id(sig.letter_id)
     if not letters.is_signable(letter_row):
         raise LetterNotOpen(letter_row.slug)
-    public = lower_only(sig.public_visibility, public_visibility, PUBLIC_ORDER)
-    bundle = lower_only(sig.bundle_visibility, bundle_visibility, BUNDLE_ORDER)
+    public = lower_only(sig.public_visibility, public_visibility, disclosure.PUBLIC_ORDER)
+    bundle = lower_only(sig.bundle_visibility, bundle_visibility, disclosure.BUNDLE_ORDER)
     version = sig.version_hash
     if version_hash and letters.known_version(letter_row, sig.lang, version_hash):
         version = version_hash
-    name = decrypt(sig.name_enc) or ""
-    public_name = public_affiliation = None
-    if public == "full":
-        public_name = name
-        public_affiliation = decrypt(sig.affiliation_enc) if sig.affiliation_enc else None
-    elif public == "initials":
-        public_name = initials(name)
+    affiliation = decrypt(sig.affiliation_enc) if sig.affiliation_enc and disclosure.shows_affiliation(public) else None
+    public_name, public_affiliation = disclosure.listed(decrypt(sig.name_enc) or "", affiliation, public)
     code = withdraw_codes.new_code()
     values = {
         "sig_id": sig.id, "nonce_hash": sig.confirm_nonce_hash, "now": utcnow(), "public": public, "bundle": bundle,

@@ -15,13 +15,13 @@ from typing import Callable
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
+from petition import disclosure
 from petition.crypto import encrypt
 from petition.letters import services as letters
 from petition.letters.models import Letter
 from petition.models_common import utcnow
 from petition.signing import counters
 from petition.signing.models import Signature
-from petition.text import initials
 
 FIRST = [
     "Amal", "Karim", "Lina", "Omar", "Nour", "Sami", "Rania", "Youssef", "Maya", "Tarek",
@@ -58,7 +58,9 @@ def fake(session: Session, row: Letter, count: int, *, seed: int | None = None,
     for _ in range(min(4000, max(count, 1))):
         name = f"{rng.choice(FIRST)} {rng.choice(LAST)}"
         affiliation = rng.choice(AFFILIATIONS)
-        pool.append((name, encrypt(name), affiliation, encrypt(affiliation) if affiliation else None, initials(name)))
+        # What the public list shows of this name for each choice, worked out once.
+        shown = {public: disclosure.listed(name, affiliation, public) for public in disclosure.PUBLIC_ORDER}
+        pool.append((encrypt(name), encrypt(affiliation) if affiliation else None, shown))
     now = utcnow()
     run = secrets.token_hex(4)
     # Fake names need no batching (signing/publication.py): they take their places in
@@ -70,11 +72,12 @@ def fake(session: Session, row: Letter, count: int, *, seed: int | None = None,
         n = min(batch_size, count - done)
         rows = []
         for i in range(done, done + n):
-            name, name_enc, affiliation, affiliation_enc, name_initials = pool[rng.randrange(len(pool))]
+            name_enc, affiliation_enc, shown = pool[rng.randrange(len(pool))]
             public = rng.choices(("full", "initials", "none"), weights=(3, 4, 3))[0]
             lang = rng.choice(langs)
             when = now - timedelta(seconds=rng.randrange(0, 30 * 86400))
-            listed = public != "none"
+            public_name, public_affiliation = shown[public]
+            listed = public_name is not None
             rank += listed
             rows.append({
                 "letter_id": row.id,
@@ -83,8 +86,8 @@ def fake(session: Session, row: Letter, count: int, *, seed: int | None = None,
                 "email_enc": None,
                 "name_enc": name_enc,
                 "affiliation_enc": affiliation_enc,
-                "public_name": name if public == "full" else name_initials if public == "initials" else None,
-                "public_affiliation": affiliation if public == "full" else None,
+                "public_name": public_name,
+                "public_affiliation": public_affiliation,
                 "country": rng.choice(COUNTRIES),
                 "lang": lang,
                 "public_visibility": public,

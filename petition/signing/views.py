@@ -7,7 +7,7 @@ from flask import Blueprint
 from flask_babel import get_locale
 from flask_wtf.csrf import generate_csrf
 
-from petition import countries, page_cache
+from petition import disclosure, page_cache
 from petition.letters import services as letters
 from petition.signing import optin, services
 from petition.signing.forms import BUNDLE_VISIBILITY_CHOICES, PUBLIC_VISIBILITY_CHOICES, ConfirmForm, SignForm
@@ -45,8 +45,8 @@ def _request_from(form: SignForm, row, text, lang: str) -> services.SignatureReq
 def _confirm_form(sig) -> ConfirmForm:
     """The confirm form, offering only choices that show as much as before, or less."""
     form = ConfirmForm()
-    _visibility_choices(form.public_visibility, services.PUBLIC_ORDER, sig.public_visibility, PUBLIC_VISIBILITY_CHOICES)
-    _visibility_choices(form.bundle_visibility, services.BUNDLE_ORDER, sig.bundle_visibility, BUNDLE_VISIBILITY_CHOICES)
+    _visibility_choices(form.public_visibility, disclosure.PUBLIC_ORDER, sig.public_visibility, PUBLIC_VISIBILITY_CHOICES)
+    _visibility_choices(form.bundle_visibility, disclosure.BUNDLE_ORDER, sig.bundle_visibility, BUNDLE_VISIBILITY_CHOICES)
     return form
 
 
@@ -61,37 +61,45 @@ def _confirm(session, token: str, form: ConfirmForm, sig) -> str:
     )
 
 
-def _shown(preview: dict) -> dict:
-    """The confirm page's preview with the country's name in the page's language."""
-    code = preview["country"]
-    return preview | {"country_name": countries.name(code, str(get_locale())) if code != countries.UNKNOWN else None}
+def _text_key(place: str, choice: str, field: str) -> str:
+    return f"{place}_{choice}_{field}"
+
+
+def _preview_texts(preview: dict) -> dict[str, str]:
+    """The preview's non-empty texts, each under its own key: the page cache's values."""
+    return {_text_key(place, choice, field): text
+            for place, lines in preview.items() for choice, line in lines.items() if line
+            for field, text in zip(line._fields, line) if text}
+
+
+def _preview_filled(preview: dict, texts: dict[str, str]) -> dict:
+    """The preview with each non-empty text replaced by texts[its key] (a placeholder)."""
+    return {place: {choice: line and line._replace(**{field: texts[_text_key(place, choice, field)]
+                                                      for field, text in zip(line._fields, line) if text})
+                    for choice, line in lines.items()}
+            for place, lines in preview.items()}
 
 
 def _confirm_details(sig) -> dict:
-    return {"sig": sig, "preview": _shown(services.preview(sig))}
+    return {"sig": sig, "preview": services.preview(sig, str(get_locale()))}
 
 
 def _cached_confirm_page(kind: optin.SignerKind, row, letter, text, sig, token: str) -> str:
     """The confirm page as first shown. Apart from the signer's own details and link it
     depends only on the letter and the signer's current choices, so it comes from the
     page cache with the details filled in."""
-    preview = _shown(services.preview(sig))
-    values = {"csrf": generate_csrf(), "token": token, "full": preview["full"], "initials": preview["initials"]}
-    if preview["affiliation"]:
-        values["affiliation"] = preview["affiliation"]
-    if preview["country_name"]:
-        values["country"] = preview["country_name"]
+    preview = services.preview(sig, str(get_locale()))
+    values = {"csrf": generate_csrf(), "token": token, **_preview_texts(preview)}
 
-    def render(csrf: str, token: str, full: str, initials: str, affiliation: str | None = None, country: str | None = None) -> str:
+    def render(csrf: str, token: str, **texts: str) -> str:
         form = _confirm_form(sig)
         form.public_visibility.data = sig.public_visibility
         form.bundle_visibility.data = sig.bundle_visibility
         form.updates.data = sig.updates_opt_in
         form.version.data = text.version_hash
         form.csrf_token.current_token = csrf
-        shown = {"full": full, "initials": initials, "bundle_full": full, "bundle_initials": initials,
-                 "affiliation": affiliation, "country": preview["country"], "country_name": country}
-        return optin.confirm_page(kind, row, letter, text, token, form, {"sig": sig, "preview": shown})
+        return optin.confirm_page(kind, row, letter, text, token, form,
+                                  {"sig": sig, "preview": _preview_filled(preview, texts)})
 
     key = ("signing.confirm", str(get_locale()), row, text.version_hash, id(letter), sig.public_visibility,
            sig.bundle_visibility, sig.updates_opt_in, tuple(values))

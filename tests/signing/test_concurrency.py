@@ -220,6 +220,6 @@ def test_new_requests_racing_confirmations_never_rewrite_a_confirmed_signature(a
     assert len(confirmed) == total
     for sig in confirmed:
         assert sig.public_visibility == "none" and sig.bundle_visibility == "counted" and sig.public_name is None
-        assert services.preview(sig)["full"] == "Race Runner"
+        assert services.preview(sig, "en")["bundle"]["none"].name == "Race Runner"
     counters.forget(row.id)
     assert counters.confirmed_count(row.id) == total
