@@ -7,6 +7,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select
 
+from petition import disclosure
 from petition.extensions import db
 from petition.letters import services as letters
 from petition.signing import intake, services
@@ -90,7 +91,7 @@ def test_one_signer_per_letter_whatever_the_spelling(app):
      ("full", None, "full"), ("full", "bogus", "full")],
 )
 def test_lower_only(current, requested, expected):
-    assert services.lower_only(current, requested, services.PUBLIC_ORDER) == expected
+    assert services.lower_only(current, requested, disclosure.PUBLIC_ORDER) == expected
 
 
 def test_safest_defaults():
