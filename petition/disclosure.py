@@ -3,11 +3,10 @@
 A signer chooses what the public list shows (public_visibility) and what the bundle
 delivered to the companies prints (bundle_visibility):
 
-    public \\ place   public list, console export   bundle, "name me"        bundle, "count me only"
-    "full"           full name, affiliation, country full name, affiliation,  the count only
-                                                     country
-    "initials"       initials, country               initials, country        the count only
-    "none"           nothing (the count only)        full name, country       the count only
+    public_visibility  public list, export         bundle, "name me"           bundle, "count me only"
+    "full"             name, affiliation, country  name, affiliation, country  the count only
+    "initials"         initials, country           initials, country           the count only
+    "none"             nothing (the count only)    name, country               the count only
 
 - The affiliation goes only beside a full name the signer also shows publicly: beside
   initials, or beside a name kept off the public page, it could identify someone who
@@ -15,6 +14,10 @@ delivered to the companies prints (bundle_visibility):
 - The public list shows what listed() returns, stored at confirmation (public_name,
   public_affiliation); the console's CSV export contains exactly those stored public
   fields (exported()), never the encrypted name, affiliation or address.
+- The confirm page previews, for each public choice, what the list and the bundle will
+  show (preview()), in the words they will use, country included.
+- Paper signatures (petition.paper) under "name me" are printed as written on the sheet
+  (a name or the initials the person gave), with their country; never listed publicly.
 - The API and the feeds name nobody: counts only.
 - Counts by country are grouped so that a small number cannot single anyone out:
   every country with fewer than SMALL_GROUP signatures goes into one "other" line
