@@ -116,7 +116,7 @@ def world(tmp_path_factory):
 
     api = client.get(f"/api/v1/letters/{SLUG}")
     api_list = client.get("/api/v1/letters")
-    return {
+    yield {
         "confirm": confirm_pages,
         "public list": client.get(f"/en/letters/{SLUG}/signatures").text,
         "letter page": client.get(f"/en/letters/{SLUG}/").text,
@@ -127,6 +127,8 @@ def world(tmp_path_factory):
         "export": list(csv.reader(io.StringIO(export.get_data(as_text=True).lstrip("\ufeff")))),
         "bundle": bundle_text,
     }
+    with app.app_context():  # the app outlives one test: give its connections back
+        db.engine.dispose()
 
 
 def _visible_text(page: str) -> str:
