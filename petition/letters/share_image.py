@@ -27,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from petition import caching
+from petition.database import writing
 from petition.extensions import db
 from petition.i18n import separators, text_direction
 from petition.letters import services
@@ -93,35 +94,45 @@ def rasterise(pdf: bytes) -> bytes:
 
 def refresh(session: Session, row: Letter, count: int) -> list[str]:
     """Render the images of this letter that are missing, of another band than `count`'s,
-    or whose picture would differ (text version, translation, layout: design_key). Returns "slug/lang band" for each one rendered. A failed
-    render is logged and skipped: the pages then simply have no og:image."""
+    or whose picture would differ (text version, translation, layout: design_key). Returns
+    "slug/lang band" for each one rendered. A failed render is logged and skipped: the
+    pages then simply have no og:image. Commits."""
     letter = services.loaded(row.slug)
     if letter is None:
         return []
-    band = count_band(count)
-    stored = {image.lang: image for image in session.scalars(select(ShareImage).where(ShareImage.letter_id == row.id))}
-    done = []
-    for lang, text in letter.texts.items():
-        image = stored.get(lang)
-        html = image_html(row.slug, lang, band)
+    letter_id, slug, band = row.id, row.slug, count_band(count)
+    stored = {image.lang: (image.band, image.version_hash)
+              for image in session.scalars(select(ShareImage).where(ShareImage.letter_id == letter_id))}
+    # Rendering takes seconds. On SQLite a read transaction held across it could not take
+    # the write lock afterwards if anyone wrote meanwhile (its snapshot is stale: "database
+    # is locked", at once). So the read ends before rendering, and the images are written
+    # in a short transaction of their own that takes the write lock at BEGIN.
+    session.commit()
+    rendered: dict[str, tuple[str, bytes]] = {}
+    for lang in letter.texts:
+        html = image_html(slug, lang, band)
         key = design_key(html)
-        if image is not None and image.band == band and image.version_hash == key:
+        if stored.get(lang) == (band, key):
             continue
         try:
-            png = render_png(html)
+            rendered[lang] = (key, render_png(html))
         except Exception as exc:  # a missing tool or font must not stop the sweep
-            log.warning("share image %s/%s not rendered: %s", row.slug, lang, exc)
-            continue
-        if image is None:
-            image = ShareImage(letter_id=row.id, lang=lang)
-            session.add(image)
-        image.band, image.version_hash, image.png = band, key, png
-        image.digest = hashlib.sha256(png).hexdigest()[:32]
+            log.warning("share image %s/%s not rendered: %s", slug, lang, exc)
+    if not rendered:
+        return []
+    with writing():
+        images = {image.lang: image
+                  for image in session.scalars(select(ShareImage).where(ShareImage.letter_id == letter_id))}
+        for lang, (key, png) in rendered.items():
+            image = images.get(lang)
+            if image is None:
+                image = ShareImage(letter_id=letter_id, lang=lang)
+                session.add(image)
+            image.band, image.version_hash, image.png = band, key, png
+            image.digest = hashlib.sha256(png).hexdigest()[:32]
         session.commit()
-        done.append(f"{row.slug}/{lang} {band}")
-    if done:
-        caching.cache(_DIGESTS).clear()
-    return done
+    caching.cache(_DIGESTS).clear()
+    return [f"{slug}/{lang} {band}" for lang in rendered]
 
 
 def digests(letter_id: int) -> dict[str, str]:
