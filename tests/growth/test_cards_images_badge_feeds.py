@@ -9,7 +9,7 @@ from datetime import date
 import feedparser
 import pytest
 from PIL import Image
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from petition.extensions import db
 from petition.letters import services, share_image
@@ -293,3 +293,20 @@ def test_a_new_layout_or_translation_renders_the_image_again(rendered, monkeypat
     real = share_image.CSS_FILE.read_text(encoding="utf-8")
     monkeypatch.setattr(share_image, "CSS_FILE", type("F", (), {"read_text": lambda self, encoding=None: real + "\n/* v2 */"})())
     assert len(sweep(rendered, images=True).images) == 7  # every letter and language
+
+
+def test_a_signer_writing_while_the_images_render_does_not_fail_the_sweep(app, monkeypatch):
+    """Rendering takes seconds while signers keep writing. On SQLite a read transaction
+    held across the render could not write the images afterwards ("database is locked",
+    its snapshot stale): the sweep must not hold one."""
+    real_render = share_image.render_png
+
+    def render_while_someone_writes(html: str) -> bytes:
+        with db.engine.begin() as other:  # another connection: a signer's request meanwhile
+            other.execute(text("UPDATE signature_counters SET confirmed = confirmed + 1 WHERE shard = 0"))
+        return real_render(html)
+
+    monkeypatch.setattr(share_image, "render_png", render_while_someone_writes)
+    report = sweep(app, images=True)
+    assert {f"{SLUG}/{lang} 0" for lang in LANGS} <= set(report.images)
+    assert set(image_rows(app)) == set(LANGS)
