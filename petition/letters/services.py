@@ -220,6 +220,15 @@ def public_row(slug: str) -> LetterSnapshot | None:
     return _snapshot(slug, Letter.slug)
 
 
+def public_letter(slug: str) -> tuple[LetterSnapshot, LoadedLetter] | None:
+    """The letter's row and its files, if the public may see it (a page answers 404 on None)."""
+    row = public_row(slug)
+    letter = loaded(slug)
+    if row is None or letter is None or row.status not in PUBLIC_STATUSES:
+        return None
+    return row, letter
+
+
 def public_row_by_id(letter_id: int) -> LetterSnapshot | None:
     """public_row() for a letter known by its id (from a signature, say)."""
     return _snapshot(letter_id, Letter.id)

@@ -41,11 +41,10 @@ bp.add_app_template_global(sharing.OG_LOCALES, "og_locales")
 
 
 def _public_letter(slug: str):
-    row = services.public_row(slug)
-    letter = services.loaded(slug)
-    if row is None or letter is None or row.status not in services.PUBLIC_STATUSES:
+    found = services.public_letter(slug)
+    if found is None:
         abort(404)
-    return row, letter
+    return found
 
 
 @bp.get("/<lang>/letters/<slug>/")

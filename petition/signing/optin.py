@@ -73,11 +73,10 @@ def _render(kind: SignerKind, page: str, **values) -> str:
 
 
 def _open_letter(slug: str):
-    row = letters.public_row(slug)
-    letter = letters.loaded(slug)
-    if row is None or letter is None or row.status not in letters.PUBLIC_STATUSES:
+    found = letters.public_letter(slug)
+    if found is None:
         abort(404)
-    return row, letter
+    return found
 
 
 def _page_text(letter):
