@@ -7,7 +7,7 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from petition import (api, bundles, console, database, deliveries, health, jobs, letters, mail, organisations, paper,
+from petition import (api, bundles, caching, console, database, deliveries, health, jobs, letters, mail, organisations, paper,
                       privacy, signing, web)
 from petition.config import ROOT, Config, ConfigError
 from petition.extensions import babel, csrf, db, login_manager, migrate
@@ -70,6 +70,7 @@ def _flask_app(config: Config) -> Flask:
 def _init_extensions(app: Flask) -> None:
     db.init_app(app)
     database.init_app(app)
+    caching.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone,
                    default_translation_directories=app.config["BABEL_TRANSLATION_DIRECTORIES"])

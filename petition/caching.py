@@ -16,6 +16,13 @@ spent 4.8-12.7 ms a view instead of 1.3-1.8. About six times the pages for the s
 Each application has its own caches (in app.extensions), so two apps in one process
 (tests) never see each other's values, and `clear()` empties an app's caches at once
 (tests call it between cases instead of reaching into a module's globals).
+
+A visitor's own change is the exception. Someone who has just confirmed (or withdrawn)
+expects the next page to count them, but gunicorn's other workers may hold a count from
+before. `after_own_change()` marks the visitor's session for as long as any copy here may
+live; while it holds, that visitor's requests read and render afresh (refreshing the
+copies for everyone else too) instead of being served a copy. The mark is a time, not
+what changed, and the first request after it runs out removes it.
 """
 from __future__ import annotations
 
@@ -24,11 +31,38 @@ import time
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
-from flask import Flask, current_app
+from flask import Flask, current_app, has_request_context, request, session
 
 V = TypeVar("V")
 
 _EXTENSION = "petition.caches"
+_FRESH_UNTIL = "fresh_until"  # in the session: until when this visitor reads afresh
+_READ_AFRESH = "petition.caching.read_afresh"  # in the request's environ
+
+
+def after_own_change() -> None:
+    """The visitor changed something other visitors see (a count): until every copy
+    here that may predate the change has expired, their own pages are read afresh."""
+    settings = current_app.config["PETITION"]
+    longest = max(settings.COUNT_CACHE_SECONDS, settings.LETTER_CACHE_SECONDS)
+    if longest > 0:
+        session[_FRESH_UNTIL] = int(time.time() + longest) + 1
+
+
+def _reads_afresh() -> bool:
+    return has_request_context() and bool(request.environ.get(_READ_AFRESH))
+
+
+def init_app(app: Flask) -> None:
+    @app.before_request
+    def _read_afresh_after_own_change():
+        until = session.get(_FRESH_UNTIL)
+        if until is None:
+            return
+        if time.time() < until:
+            request.environ[_READ_AFRESH] = True
+        else:
+            session.pop(_FRESH_UNTIL)
 
 
 class TTLCache(Generic[V]):
@@ -42,11 +76,12 @@ class TTLCache(Generic[V]):
 
     def get(self, key: Hashable, seconds: float, compute: Callable[[], V]) -> V:
         """The value for key computed at most `seconds` ago, else compute()'s, kept for
-        `seconds` (not kept at all when seconds <= 0)."""
+        `seconds` (not kept at all when seconds <= 0). A request marked by
+        after_own_change always gets (and keeps) a new value."""
         now = time.monotonic()
         with self._lock:
             hit = self._entries.get(key)
-        if hit is not None and hit[0] > now:
+        if hit is not None and hit[0] > now and not _reads_afresh():
             return hit[1]
         value = compute()  # outside the lock: a slow query holds up no other key
         if seconds > 0:
