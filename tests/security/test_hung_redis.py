@@ -43,7 +43,9 @@ def test_a_hung_redis_costs_one_timeout_then_is_skipped(make_app, hung_redis):
     client = app.test_client()
     results = [timed(client, "/api/v1/letters")]  # a limited endpoint: asks the storage
     started = time.monotonic()
-    while time.monotonic() - started < 0.9:  # within the breaker's first second
+    # Well within the breaker's first second, which may have started before the first
+    # request's timeout ran out (under load, 0.9 s here once reached Redis again).
+    while time.monotonic() - started < 0.5:
         results.append(timed(client, "/api/v1/letters"))
     statuses = {status for status, _ in results}
     assert statuses == {200}  # fail open: no 429, no 500
