@@ -14,6 +14,7 @@ busy, or that another loop saw first, makes that loop's next wait return at once
 """
 from __future__ import annotations
 
+import signal
 import threading
 from collections.abc import Callable
 
@@ -34,6 +35,16 @@ def wake() -> None:
     with _changed:
         _generation[0] += 1
         _changed.notify_all()
+
+
+def stop_on_signals() -> threading.Event:
+    """The stop event of a worker run as its own process (`flask outbox work`, `flask jobs
+    work`): set by SIGTERM or SIGINT, which also wake the loop so that it stops at once
+    instead of after its current wait."""
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: (stop.set(), wake()))
+    return stop
 
 
 class Waiter:

@@ -1,8 +1,5 @@
 from __future__ import annotations
 
-import signal
-import threading
-
 import click
 from flask.cli import with_appcontext
 
@@ -21,9 +18,7 @@ def jobs_cli() -> None:
 def work() -> None:
     """Run jobs until SIGTERM/SIGINT. Several workers may run at once."""
     require_schema()
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: (stop.set(), workers.wake()))
+    stop = workers.stop_on_signals()
     click.echo("job worker running")
     runner.work(stop)
 

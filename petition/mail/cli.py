@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import threading
 
 import click
@@ -41,9 +40,7 @@ def drain() -> None:
 def work(idle: float) -> None:
     """Run a sender until SIGTERM/SIGINT. Several may run at once, on several machines."""
     require_schema()
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: (stop.set(), workers.wake()))
+    stop = workers.stop_on_signals()
     freeze_loaded_heap()
     config = current_app.config["PETITION"]
     # Every step of a sender has a timeout well inside this (see worker.stuck_for).
