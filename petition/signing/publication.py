@@ -39,24 +39,23 @@ MAX_BATCH = 5000
 _random = secrets.SystemRandom()
 
 
-def waiting_conditions() -> tuple:
-    """A confirmed, listed, not hidden public name that has no place in the list yet."""
+def _public_name_conditions() -> tuple:
+    """A confirmed, not hidden signature with a public name: one the list may carry."""
     return (
         Signature.status == "confirmed",
         Signature.hidden.is_(False),
         Signature.public_name.is_not(None),
-        Signature.public_rank.is_(None),
     )
+
+
+def waiting_conditions() -> tuple:
+    """A public name that has no place in the list yet."""
+    return (*_public_name_conditions(), Signature.public_rank.is_(None))
 
 
 def published_conditions() -> tuple:
-    """What a public list may show: confirmed, not hidden, named, and published."""
-    return (
-        Signature.status == "confirmed",
-        Signature.hidden.is_(False),
-        Signature.public_name.is_not(None),
-        Signature.public_rank.is_not(None),
-    )
+    """What a public list may show: a public name that has its place (is published)."""
+    return (*_public_name_conditions(), Signature.public_rank.is_not(None))
 
 
 def batch_size() -> int:
