@@ -63,32 +63,46 @@ def remove_abandoned() -> int:
             shutil.rmtree(os.path.join(base, name), ignore_errors=True)
             removed += 1
     return removed
+
+
 RECEIPT_RUN = 50_000  # receipts sorted in memory at a time (~6 MB)
 
 
-class _Records:
-    """An append-only temporary file of pickled lists, read back in order once."""
+class _SpoolFile:
+    """A temporary file written as pickled lists: appended values wait in memory until
+    `buffered` of them are there, then flush() writes them."""
 
-    def __init__(self, directory: str, name: str):
+    def __init__(self, directory: str, name: str, buffered: int):
         self.path = os.path.join(directory, name)
         self._handle = open(self.path, "wb")
         self._buffer: list = []
+        self._buffered = buffered
         self.count = 0
 
-    def append(self, record) -> None:
-        self._buffer.append(record)
+    def append(self, value) -> None:
+        self._buffer.append(value)
         self.count += 1
-        if len(self._buffer) >= BATCH:
+        if len(self._buffer) >= self._buffered:
             self.flush()
+
+    def flush(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.flush()
+        self._handle.close()
+
+
+class _Records(_SpoolFile):
+    """An append-only temporary file of pickled lists, read back in order once."""
+
+    def __init__(self, directory: str, name: str):
+        super().__init__(directory, name, BATCH)
 
     def flush(self) -> None:
         if self._buffer:
             pickle.dump(self._buffer, self._handle, protocol=pickle.HIGHEST_PROTOCOL)
             self._buffer = []
-
-    def close(self) -> None:
-        self.flush()
-        self._handle.close()
 
     def __iter__(self) -> Iterator:
         with open(self.path, "rb") as handle:
@@ -100,22 +114,13 @@ class _Records:
                 yield from batch
 
 
-class _SortedRuns:
+class _SortedRuns(_SpoolFile):
     """Strings appended in any order, read back sorted and without repeats: sorted runs
     of RECEIPT_RUN in one file, merged lazily (one open handle per run)."""
 
     def __init__(self, directory: str, name: str):
-        self.path = os.path.join(directory, name)
-        self._handle = open(self.path, "wb")
-        self._buffer: list[str] = []
+        super().__init__(directory, name, RECEIPT_RUN)
         self._offsets: list[int] = []
-        self.count = 0
-
-    def append(self, value: str) -> None:
-        self._buffer.append(value)
-        self.count += 1
-        if len(self._buffer) >= RECEIPT_RUN:
-            self.flush()
 
     def flush(self) -> None:
         if self._buffer:
@@ -125,10 +130,6 @@ class _SortedRuns:
                 pickle.dump(self._buffer[start:start + BATCH], self._handle, protocol=pickle.HIGHEST_PROTOCOL)
             pickle.dump(None, self._handle)  # end of the run
             self._buffer = []
-
-    def close(self) -> None:
-        self.flush()
-        self._handle.close()
 
     def _run(self, offset: int) -> Iterator[str]:
         with open(self.path, "rb") as handle:
