@@ -13,6 +13,7 @@ processes with no Flask application.
 """
 from __future__ import annotations
 
+import functools
 import gc
 import math
 from dataclasses import dataclass, field
@@ -267,11 +268,22 @@ def _decryptor(keys: list[str]):
 def render_named(task: dict) -> bytes:
     """One chunk of the named signatories: task holds the Frame, the first page number,
     the first row number, the rows (Fernet tokens as stored) and any closing lines."""
+    return _collecting_once(_render_named, task)
+
+
+def render_paper(task: dict) -> bytes:
+    """One chunk of the signatures collected on paper: rows of (name token, country,
+    day collected, place collected), numbered from task["first_number"]."""
+    return _collecting_once(_render_paper, task)
+
+
+def _collecting_once(render, task: dict) -> bytes:
+    """render(task) with the garbage collector off, then one collection."""
     gc.disable()  # see PDF-NOTES: the collector dominates long layouts; one collect at the end
     try:
-        return _render_named(task)
+        return render(task)
     finally:
-        # After _render_named has returned, so that its document (fpdf2's objects hold
+        # After render has returned, so that its document (fpdf2's objects hold
         # reference cycles) is garbage now, not kept alive through the next chunk.
         gc.enable()
         gc.collect()
@@ -280,44 +292,26 @@ def render_named(task: dict) -> bytes:
 def _render_named(task: dict) -> bytes:
     frame: Frame = task["frame"]
     decrypt = _decryptor(task["keys"])
-    countries: dict[str, str] = {}
-
-    def cached_country(code: str, lang: str) -> str:
-        found = countries.get(code)
-        if found is None:
-            found = countries[code] = country_name(code, lang)
-        return found
+    # Country names repeat on every page: each one looked up once per chunk.
+    country_names = functools.cache(country_name)
 
     def cells(row) -> tuple[str, str, str, str]:
         name_enc, affiliation_enc, visibility, country, day = row
         line = disclosure.printed(decrypt(name_enc) or "", decrypt(affiliation_enc) if affiliation_enc else None, visibility,
-                       "named", country, frame.lang, country_names=cached_country)
+                       "named", country, frame.lang, country_names=country_names)
         return (line.name, line.country, line.affiliation, day) if line else ("", "", "", day)
 
     return _grid(task, frame, frame.labels["named_title"], NAMED_COLUMNS, cells)
 
 
-def render_paper(task: dict) -> bytes:
-    """One chunk of the signatures collected on paper: rows of (name token, country,
-    day collected, place collected), numbered from task["first_number"]."""
-    gc.disable()
-    try:
-        return _render_paper(task)
-    finally:
-        gc.enable()
-        gc.collect()
-
-
 def _render_paper(task: dict) -> bytes:
     frame: Frame = task["frame"]
     decrypt = _decryptor(task["keys"])
-    countries: dict[str, str] = {}
+    country_shown = functools.cache(disclosure.country_shown)
 
     def cells(row) -> tuple[str, str, str, str]:
         name_enc, country, day, place = row
-        if country not in countries:
-            countries[country] = disclosure.country_shown(country, frame.lang)
-        return decrypt(name_enc) or "", countries[country], place, day
+        return decrypt(name_enc) or "", country_shown(country, frame.lang), place, day
 
     return _grid(task, frame, frame.labels["paper_title"], PAPER_COLUMNS, cells)
 
