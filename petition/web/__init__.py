@@ -1,4 +1,5 @@
-"""The site's frame: language in the URL, the layout's context, home, about, errors."""
+"""The site's frame: language in the URL, the layout's context, home, about, errors, and
+a letter's public pages and feeds (letter_pages.py)."""
 from __future__ import annotations
 
 from flask import Flask, abort, g, request, url_for
@@ -57,11 +58,12 @@ def init_app(app: Flask) -> None:
     def _country_name(code: str) -> str:
         return countries.name(code, str(get_locale()))
 
+    from petition.web import letter_pages, views
     from petition.web.errors import register_error_handlers
-    from petition.web.views import bp
 
     register_error_handlers(app)
-    app.register_blueprint(bp)
+    app.register_blueprint(views.bp)
+    app.register_blueprint(letter_pages.bp)
 
 
 def _alternates(available: list[str] | None = None, page_args: dict | None = None) -> list[tuple[str, str]]:

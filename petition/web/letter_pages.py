@@ -1,3 +1,10 @@
+"""A letter's public pages and feeds: the letter with its signatures, co-signers and
+deliveries, the signature list, poster, share pages, share image, badge and Atom feeds.
+
+Web glue, not part of the letters area: a letter's page composes several areas
+(signing, organisations, deliveries), which all stand above letters. The blueprint
+keeps the name "letters", so its endpoints are letters.show, letters.feed, ...
+"""
 from __future__ import annotations
 
 from datetime import date
@@ -8,12 +15,13 @@ from flask_babel import get_locale
 from petition import page_cache
 from petition.deliveries import services as deliveries
 from petition.extensions import db
-from petition.letters import feeds, services, share_image, sharing
+from petition.letters import services, share_image, sharing
 from petition.organisations.queries import approved as approved_organisations
 from petition.security.headers import mark_sensitive
 from petition.security.numbers import int_arg
 from petition.signing import queries as signatures
 from petition.urls import public_url
+from petition.web import feeds
 
 # Long enough for a partner page's visitors to share one fetch; short enough to move.
 BADGE_MAX_AGE = 300
