@@ -6,6 +6,7 @@ from flask import Blueprint
 
 from petition.organisations import services
 from petition.organisations.forms import ConfirmForm, OrganisationForm
+from petition.organisations.models import Organisation
 from petition.signing import optin
 
 bp = Blueprint("organisations", __name__)
@@ -32,7 +33,7 @@ def _confirm_details(org) -> dict:
     return {"org": org, "contact": services.contact(org)}
 
 
-ORGANISATION = optin.SignerKind(
+ORGANISATION = optin.register(optin.SignerKind(
     area="organisations",
     form=OrganisationForm,
     request_from=_request_from,
@@ -43,7 +44,10 @@ ORGANISATION = optin.SignerKind(
     confirm_details=_confirm_details,
     link_holder=services.for_manage_token,
     withdraw=services.withdraw,
-)
+    code_holder=Organisation,
+    remove=services.remove_organisation,
+    code_details=lambda org: {"organisation": org.name},
+))
 
 
 @bp.route("/<lang>/letters/<slug>/organisations/sign", methods=["GET", "POST"])

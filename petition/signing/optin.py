@@ -5,7 +5,10 @@
 
 A kind of signer (a person, an organisation; a group or a paper batch would be one more)
 is a SignerKind: its area (blueprint and template folder), its forms, and the service
-functions that file its request, read and confirm its link and remove it. Everything
+functions that file its request, read and confirm its link and remove it (by its link,
+or by its withdrawal code). Its area registers it (register), so that the pages all
+kinds share beyond their own, the withdraw-with-a-code page, reach it without importing
+the area. Everything
 else is here, the same for every kind: the status codes, the quiet rejection of scripts,
 one read of a confirm link outside any transaction, confirmation in the request's
 transaction (committed here), and the withdrawal's redirect. Each area's views.py maps
@@ -52,18 +55,39 @@ class SignerKind:
     confirm_details: Callable[[Row], dict]  # what the confirm page shows of the row
     link_holder: Callable[[Session, str], object]  # a withdraw link's row (services.for_manage_token)
     withdraw: Callable[[Session, str], Letter]  # removes what the withdraw link holds
+    # The withdrawal code (withdraw_codes.py): the model whose rows keep a code's hash
+    # (withdraw_code_hash), and what withdrawing one of them does, as its link would.
+    code_holder: type
+    remove: Callable[[Session, object], Letter]
     # The empty sign form's defaults, set on a blank form (a person's visibility choices).
     blank_form: Callable[[Form, object, object], None] = _nothing
     # The confirm page as first shown (GET), if the kind has a quicker way than rendering it.
     confirm_page: Callable | None = None
     # Further values for the confirmed page (a person's sees the count).
     confirmed_details: Callable[[object], dict] = field(default=_nothing)
+    # What the withdraw-with-a-code page says of the row a code withdraws (an
+    # organisation's name).
+    code_details: Callable[[object], dict] = field(default=_nothing)
 
     def template(self, page: str) -> str:
         return f"{self.area}/{page}.html"
 
     def endpoint(self, view: str) -> str:
         return f"{self.area}.{view}"
+
+
+_kinds: dict[str, SignerKind] = {}
+
+
+def register(kind: SignerKind) -> SignerKind:
+    """A kind its area serves: the pages every kind shares that are not the kind's own
+    (withdraw_code_views.py) ask kinds() instead of importing the areas."""
+    _kinds[kind.area] = kind
+    return kind
+
+
+def kinds() -> tuple[SignerKind, ...]:
+    return tuple(_kinds.values())
 
 
 def _render(kind: SignerKind, page: str, **values) -> str:

@@ -11,6 +11,7 @@ from petition import disclosure, page_cache
 from petition.letters import services as letters
 from petition.signing import optin, services
 from petition.signing.forms import BUNDLE_VISIBILITY_CHOICES, PUBLIC_VISIBILITY_CHOICES, ConfirmForm, SignForm
+from petition.signing.models import Signature
 
 bp = Blueprint("signing", __name__)
 
@@ -110,7 +111,7 @@ def _counts(row) -> dict:
     return {"counts": letters.counts(row)}
 
 
-PERSON = optin.SignerKind(
+PERSON = optin.register(optin.SignerKind(
     area="signing",
     form=SignForm,
     blank_form=_blank_form,
@@ -124,7 +125,9 @@ PERSON = optin.SignerKind(
     confirmed_details=_counts,
     link_holder=services.for_manage_token,
     withdraw=services.withdraw,
-)
+    code_holder=Signature,
+    remove=services.remove_signature,
+))
 
 
 @bp.route("/<lang>/letters/<slug>/sign", methods=["GET", "POST"])

@@ -2,9 +2,10 @@
 
 A signer whose mailbox is seized or watched cannot use the withdraw link in their mail.
 So the page shown right after confirming (a signature, or an organisation's
-co-signature) gives a code, once; typed into the public "withdraw with a code" page it
-does exactly what the mailed link does (signing.services.remove_signature,
-organisations.services.remove_organisation). Only a keyed hash of the code is stored.
+co-signature: every kind of signer, signing/optin.py) gives a code, once; typed into the
+public "withdraw with a code" page it does exactly what the mailed link does (the kind's
+remove: signing.services.remove_signature, organisations.services.remove_organisation).
+Only a keyed hash of the code is stored, in each kind's own rows (withdraw_code_hash).
 
 The code: 16 characters from an alphabet without look-alikes (no 0/O, 1/I), 80 random
 bits, in four groups of four to write down or read aloud. Typing is forgiven: case,
@@ -19,13 +20,13 @@ from __future__ import annotations
 
 import secrets
 import unicodedata
+from collections.abc import Sequence
+from functools import lru_cache
 
-from sqlalchemy import bindparam, literal, select, union_all
+from sqlalchemy import CompoundSelect, Select, bindparam, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from petition.crypto import keyed_hash
-from petition.organisations.models import Organisation
-from petition.signing.models import Signature
 
 ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # 32 symbols: 5 bits each
 LENGTH = 16  # 80 bits
@@ -61,22 +62,25 @@ def code_hash(code: str) -> str:
     return keyed_hash("withdraw-code", normalise(code))
 
 
-# Signatures and organisations in one statement, so a code costs the same whichever it
-# is for, or whether it is for anything.
-_BY_HASH = union_all(
-    select(literal("signature").label("kind"), Signature.id).where(Signature.withdraw_code_hash == bindparam("code_hash")),
-    select(literal("organisation").label("kind"), Organisation.id)
-    .where(Organisation.withdraw_code_hash == bindparam("code_hash")),
-)
-_MODELS = {"signature": Signature, "organisation": Organisation}
+@lru_cache(maxsize=4)
+def _by_hash(holders: tuple[type, ...]) -> Select | CompoundSelect:
+    """Every kind's rows in one statement, so a code costs the same whichever kind it is
+    for, or whether it is for anything. Each row says which kind (its table) and its id."""
+    selects = [select(literal(model.__tablename__).label("kind"), model.id)
+               .where(model.withdraw_code_hash == bindparam("code_hash")) for model in holders]
+    return selects[0] if len(selects) == 1 else union_all(*selects)
 
 
-def holder_for(session: Session, typed: str) -> Signature | Organisation | None:
-    """The signature or organisation a code withdraws, or None. Always exactly one
-    SELECT when the answer is None, whether the code is malformed, wrong or used, so
-    that none of them answers differently."""
+def holder_for(session: Session, typed: str, holders: Sequence[type]) -> object | None:
+    """The row a code withdraws (of one of holders: the models whose rows keep a code's
+    hash in withdraw_code_hash, a signature's or an organisation's), or None. Always
+    exactly one SELECT when the answer is None, whether the code is malformed, wrong or
+    used, so that none of them answers differently."""
     normalised = normalise(typed)
     # A malformed code is looked up too (as a hash no code can have), for the same work.
     hashed = code_hash(normalised) if normalised else keyed_hash("withdraw-code-malformed", typed or "")
-    found = session.execute(_BY_HASH, {"code_hash": hashed}).first()
-    return None if found is None else session.get(_MODELS[found.kind], found.id)
+    found = session.execute(_by_hash(tuple(holders)), {"code_hash": hashed}).first()
+    if found is None:
+        return None
+    model = next(model for model in holders if model.__tablename__ == found.kind)
+    return session.get(model, found.id)
