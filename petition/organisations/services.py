@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
-from flask_babel import force_locale, gettext as _
+from flask_babel import force_locale, gettext as _, lazy_gettext as _l
 from sqlalchemy import Connection, Row, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
@@ -130,32 +130,24 @@ def _confirm_mail(letter_row: Letter, org: Organisation, request: OrganisationRe
     """The confirmation mail. It carries nothing the requester typed (a stranger may have
     typed this contact address): the page behind the link shows the details."""
     lang = request.lang
-    context = intake.mail_context(letter_row, lang)
-    with force_locale(lang):
-        subject = mail.subject_for(letter_row.discreet_mail, context["title"], _("Please confirm your request"),
-                                   _("Confirm your organisation's co-signature"))
-        return mail.build(
-            "organisations/confirm", to=request.contact_email, lang=lang, subject=subject,
-            sender=mail.default_sender(letter_row.discreet_mail), **context,
-            confirm_url=public_url("organisations.confirm", lang=lang, token=tokens.make(CONFIRM, org.id, confirm_nonce)),
-            withdraw_url=_manage_url(org, lang, manage_nonce),
-            max_age_days=current_app.config["PETITION"].TOKEN_MAX_AGE_DAYS,
-        )
+    return intake.signer_mail(
+        letter_row, "organisations/confirm", to=request.contact_email, lang=lang,
+        subjects=(_l("Please confirm your request"), _l("Confirm your organisation's co-signature")),
+        confirm_url=public_url("organisations.confirm", lang=lang, token=tokens.make(CONFIRM, org.id, confirm_nonce)),
+        withdraw_url=_manage_url(org, lang, manage_nonce),
+        max_age_days=current_app.config["PETITION"].TOKEN_MAX_AGE_DAYS,
+    )
 
 
 def _already_mail(letter_row: Letter, org: Organisation, lang: str, manage_nonce: str) -> mail.Message:
     """This contact's organisation has co-signed already: the mail names it (the contact
     confirmed that name themselves), never what the new request typed."""
-    context = intake.mail_context(letter_row, lang)
-    with force_locale(lang):
-        subject = mail.subject_for(letter_row.discreet_mail, context["title"], _("About your request"),
-                                   _("Your organisation has already co-signed"))
-        return mail.build(
-            "organisations/already", to=decrypt(org.contact_email_enc), lang=lang, subject=subject,
-            sender=mail.default_sender(letter_row.discreet_mail), **context,
-            organisation=org.name, approved=org.status == "approved",
-            withdraw_url=_manage_url(org, lang, manage_nonce),
-        )
+    return intake.signer_mail(
+        letter_row, "organisations/already", to=decrypt(org.contact_email_enc), lang=lang,
+        subjects=(_l("About your request"), _l("Your organisation has already co-signed")),
+        organisation=org.name, approved=org.status == "approved",
+        withdraw_url=_manage_url(org, lang, manage_nonce),
+    )
 
 
 def pending_for_token(session: Session | Connection, token: str) -> Row:
@@ -310,20 +302,19 @@ def reject(session: Session, org: Organisation, actor: User | None, reason: str)
     session.flush()
 
 
+# What a lead's decision tells the contact: the mail's template and its subject.
+_DECISIONS = {
+    "organisations/approved": _l("Your organisation's co-signature is published"),
+    "organisations/rejected": _l("Your organisation's co-signature was not accepted"),
+}
+
+
 def _queue_decision(session: Session, org: Organisation, template: str) -> None:
     letter_row = session.get(Letter, org.letter_id)
-    lang = org.lang
-    title = _title(letter_row, lang)
-    manage_nonce = _manage_nonce_of(session, org)
-    details = contact(org)
-    with force_locale(lang):
-        if template.endswith("approved"):
-            subject = mail.subject_for(letter_row.discreet_mail, title, _("About your request"), _("Your organisation's co-signature is published"))
-        else:
-            subject = mail.subject_for(letter_row.discreet_mail, title, _("About your request"), _("Your organisation's co-signature was not accepted"))
-        message = mail.build(
-            template, to=details.email, lang=lang, subject=subject,
-            sender=mail.default_sender(letter_row.discreet_mail), **intake.mail_context(letter_row, lang),
-            organisation=org.name, reason=org.rejection_reason, withdraw_url=_manage_url(org, lang, manage_nonce),
-        )
+    message = intake.signer_mail(
+        letter_row, template, to=contact(org).email, lang=org.lang,
+        subjects=(_l("About your request"), _DECISIONS[template]),
+        organisation=org.name, reason=org.rejection_reason,
+        withdraw_url=_manage_url(org, org.lang, _manage_nonce_of(session, org)),
+    )
     mail.queue(session, message, purpose="org-decision", letter_id=org.letter_id)

@@ -50,32 +50,9 @@ ORGANISATION = optin.register(optin.SignerKind(
 ))
 
 
-@bp.route("/<lang>/letters/<slug>/organisations/sign", methods=["GET", "POST"])
-def sign(slug: str):
-    return optin.sign(ORGANISATION, slug)
-
-
-@bp.get("/<lang>/letters/<slug>/organisations/check-your-inbox")
-def sent(slug: str):
-    return optin.sent(ORGANISATION, slug)
-
-
-@bp.route("/<lang>/organisations/confirm/<token>", methods=["GET", "POST"])
-def confirm(token: str):
-    return optin.confirm(ORGANISATION, token)
-
-
-@bp.get("/<lang>/letters/<slug>/organisations/confirmed")
-def confirmed(slug: str):
-    return optin.confirmed(ORGANISATION, slug)
-
-
-@bp.get("/<lang>/letters/<slug>/organisations/withdrawn")
-def withdrawn(slug: str):
-    return optin.withdrawn(ORGANISATION, slug)
-
-
-@bp.route("/<lang>/organisations/withdraw/<token>", methods=["GET", "POST"])
-def withdraw(token: str):
-    return optin.withdraw(ORGANISATION, token)
-
+# An organisation's URL map: the flow's pages (optin.add_pages) at these paths.
+optin.add_pages(bp, ORGANISATION, sign="/<lang>/letters/<slug>/organisations/sign",
+                sent="/<lang>/letters/<slug>/organisations/check-your-inbox",
+                confirm="/<lang>/organisations/confirm/<token>", withdraw="/<lang>/organisations/withdraw/<token>",
+                confirmed="/<lang>/letters/<slug>/organisations/confirmed",
+                withdrawn="/<lang>/letters/<slug>/organisations/withdrawn")

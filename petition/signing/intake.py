@@ -270,6 +270,19 @@ def mail_context(letter_row: Letter, lang: str) -> dict:
     }
 
 
+def signer_mail(letter_row: Letter, template: str, *, to: str, lang: str, subjects: tuple[str, str],
+                **values) -> mail.Message:
+    """A mail about a request, to a signer or an organisation's contact: in their
+    language, from the letter's sender, with what mail_context lets it show.
+    subjects: (for a discreet letter, for another), lazy strings translated here."""
+    context = mail_context(letter_row, lang)
+    discreet_subject, plain_subject = subjects
+    with force_locale(lang):
+        subject = mail.subject_for(letter_row.discreet_mail, context["title"], str(discreet_subject), str(plain_subject))
+        return mail.build(template, to=to, lang=lang, subject=subject, sender=mail.default_sender(letter_row.discreet_mail),
+                          **context, **values)
+
+
 def _tell_leads_of_surge(session: Session, letter_row: Letter, limit: int) -> None:
     """One mail an hour to the letter's leads while its requests are being paced."""
     lang = letter_row.default_language or "en"

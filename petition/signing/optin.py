@@ -11,15 +11,15 @@ kinds share beyond their own, the withdraw-with-a-code page, reach it without im
 the area. Everything
 else is here, the same for every kind: the status codes, the quiet rejection of scripts,
 one read of a confirm link outside any transaction, confirmation in the request's
-transaction (committed here), and the withdrawal's redirect. Each area's views.py maps
-its URLs onto these functions; its templates extend templates/signing/optin/.
+transaction (committed here), and the withdrawal's redirect. Each area's views.py gives
+its kind's URLs to add_pages; its templates extend templates/signing/optin/.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from flask import abort, redirect, render_template, request, url_for
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import Connection, Row
@@ -55,10 +55,10 @@ class SignerKind:
     confirm_details: Callable[[Row], dict]  # what the confirm page shows of the row
     link_holder: Callable[[Session, str], object]  # a withdraw link's row (services.for_manage_token)
     withdraw: Callable[[Session, str], Letter]  # removes what the withdraw link holds
-    # The withdrawal code (withdraw_codes.py): the model whose rows keep a code's hash
-    # (withdraw_code_hash), and what withdrawing one of them does, as its link would.
+    # The model whose rows keep a withdrawal code's hash (withdraw_code_hash, see
+    # withdraw_codes.py): a link's or a code's holder is one of its rows.
     code_holder: type
-    remove: Callable[[Session, object], Letter]
+    remove: Callable[[Session, object], Letter]  # what withdraw does, for a code's holder
     # The empty sign form's defaults, set on a blank form (a person's visibility choices).
     blank_form: Callable[[Form, object, object], None] = _nothing
     # The confirm page as first shown (GET), if the kind has a quicker way than rendering it.
@@ -239,3 +239,35 @@ def withdraw(kind: SignerKind, token: str):
     status = 400 if request.method == "POST" else 200
     return _render(kind, "withdraw", row=row, letter=letter, text=_page_text(letter), form=form,
                            signer=holder, token=token), status
+
+
+# The flow's pages: each one's view and the methods it answers (GET also answers HEAD).
+_PAGES = {
+    "sign": (sign, ["GET", "POST"]),
+    "sent": (sent, ["GET"]),
+    "confirm": (confirm, ["GET", "POST"]),
+    "confirmed": (confirmed, ["GET"]),
+    "withdrawn": (withdrawn, ["GET"]),
+    "withdraw": (withdraw, ["GET", "POST"]),
+}
+
+
+def add_pages(bp: Blueprint, kind: SignerKind, **paths: str) -> None:
+    """The flow's pages for kind on its blueprint, one path for each of _PAGES: sign, sent,
+    confirmed and withdrawn take the letter's <slug>, confirm and withdraw the mailed
+    link's <token>. Each page's endpoint is its name (signing.sign, organisations.confirm)."""
+    if set(paths) != set(_PAGES):
+        raise ValueError(f"{kind.area}: a path for each of {sorted(_PAGES)}, not {sorted(paths)}")
+    for page, path in paths.items():
+        flow_view, methods = _PAGES[page]
+        bp.add_url_rule(path, page, _kind_view(kind, page, flow_view), methods=methods)
+
+
+def _kind_view(kind: SignerKind, page: str, flow_view: Callable) -> Callable:
+    def view(**arguments):
+        return flow_view(kind, **arguments)
+
+    # A name of its own for each kind's page: Flask-Limiter keeps a view's limits under
+    # its module and name, and signing.sign and organisations.sign have different limits.
+    view.__name__ = view.__qualname__ = f"{kind.area}_{page}"
+    return view

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from flask import current_app
-from flask_babel import force_locale, gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Connection, Row, bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -175,35 +175,30 @@ def _confirm_mail(letter_row: Letter, sig_id: int, request: SignatureRequest, co
     """The confirmation mail. It carries nothing the requester typed (this address may
     have been typed by a stranger): the page behind the link shows their details."""
     lang = request.lang
-    context = intake.mail_context(letter_row, lang)
-    with force_locale(lang):
-        subject = mail.subject_for(letter_row.discreet_mail, context["title"], _("Please confirm your request"),
-                                   _("Confirm your signature"))
-        # The busiest mail of a surge: its bodies come from the frame cache, with the
-        # links and the receipt code filled in.
-        return mail.build(
-            "signing/confirm", to=request.email, lang=lang, subject=subject,
-            sender=mail.default_sender(letter_row.discreet_mail),
-            max_age_days=current_app.config["PETITION"].TOKEN_MAX_AGE_DAYS, **context,
-            fresh={
-                "receipt": code,
-                "confirm_url": public_url("signing.confirm", lang=lang, token=tokens.make(CONFIRM, sig_id, confirm_nonce)),
-                "withdraw_url": public_url("signing.withdraw", lang=lang, token=tokens.make(MANAGE, sig_id, manage_nonce)),
-            },
-        )
+    # The busiest mail of a surge: its bodies come from the frame cache, with the links
+    # and the receipt code filled in.
+    return intake.signer_mail(
+        letter_row, "signing/confirm", to=request.email, lang=lang,
+        subjects=(_l("Please confirm your request"), _l("Confirm your signature")),
+        max_age_days=current_app.config["PETITION"].TOKEN_MAX_AGE_DAYS,
+        fresh={
+            "receipt": code,
+            "confirm_url": public_url("signing.confirm", lang=lang, token=tokens.make(CONFIRM, sig_id, confirm_nonce)),
+            "withdraw_url": _manage_url(sig_id, lang, manage_nonce),
+        },
+    )
 
 
 def _already_mail(letter_row: Letter, sig_id: int, request: SignatureRequest, manage_nonce: str) -> mail.Message:
-    lang = request.lang
-    context = intake.mail_context(letter_row, lang)
-    with force_locale(lang):
-        subject = mail.subject_for(letter_row.discreet_mail, context["title"], _("About your request"),
-                                   _("You have already signed"))
-        return mail.build(
-            "signing/already", to=request.email, lang=lang, subject=subject,
-            sender=mail.default_sender(letter_row.discreet_mail), **context,
-            withdraw_url=public_url("signing.withdraw", lang=lang, token=tokens.make(MANAGE, sig_id, manage_nonce)),
-        )
+    return intake.signer_mail(
+        letter_row, "signing/already", to=request.email, lang=request.lang,
+        subjects=(_l("About your request"), _l("You have already signed")),
+        withdraw_url=_manage_url(sig_id, request.lang, manage_nonce),
+    )
+
+
+def _manage_url(sig_id: int, lang: str, manage_nonce: str) -> str:
+    return public_url("signing.withdraw", lang=lang, token=tokens.make(MANAGE, sig_id, manage_nonce))
 
 
 def preview(sig: Row, lang: str) -> dict[str, dict[str, disclosure.Shown | None]]:

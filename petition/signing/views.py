@@ -130,32 +130,7 @@ PERSON = optin.register(optin.SignerKind(
 ))
 
 
-@bp.route("/<lang>/letters/<slug>/sign", methods=["GET", "POST"])
-def sign(slug: str):
-    return optin.sign(PERSON, slug)
-
-
-@bp.get("/<lang>/letters/<slug>/sign/check-your-inbox")
-def sent(slug: str):
-    return optin.sent(PERSON, slug)
-
-
-@bp.route("/<lang>/confirm/<token>", methods=["GET", "POST"])
-def confirm(token: str):
-    return optin.confirm(PERSON, token)
-
-
-@bp.get("/<lang>/letters/<slug>/confirmed")
-def confirmed(slug: str):
-    return optin.confirmed(PERSON, slug)
-
-
-@bp.get("/<lang>/letters/<slug>/withdrawn")
-def withdrawn(slug: str):
-    return optin.withdrawn(PERSON, slug)
-
-
-@bp.route("/<lang>/withdraw/<token>", methods=["GET", "POST"])
-def withdraw(token: str):
-    return optin.withdraw(PERSON, token)
-
+# The person's URL map: the flow's pages (optin.add_pages) at these paths.
+optin.add_pages(bp, PERSON, sign="/<lang>/letters/<slug>/sign", sent="/<lang>/letters/<slug>/sign/check-your-inbox",
+                confirm="/<lang>/confirm/<token>", withdraw="/<lang>/withdraw/<token>",
+                confirmed="/<lang>/letters/<slug>/confirmed", withdrawn="/<lang>/letters/<slug>/withdrawn")
