@@ -6,13 +6,12 @@
 A kind of signer (a person, an organisation; a group or a paper batch would be one more)
 is a SignerKind: its area (blueprint and template folder), its forms, and the service
 functions that file its request, read and confirm its link and remove it (by its link,
-or by its withdrawal code). Its area registers it (register), so that the pages all
-kinds share beyond their own, the withdraw-with-a-code page, reach it without importing
-the area. Everything
-else is here, the same for every kind: the status codes, the quiet rejection of scripts,
-one read of a confirm link outside any transaction, confirmation in the request's
-transaction (committed here), and the withdrawal's redirect. Each area's views.py gives
-its kind's URLs to add_pages; its templates extend templates/signing/optin/.
+or by its withdrawal code). Everything else is here, the same for every kind: the status
+codes, the quiet rejection of scripts, one read of a confirm link outside any
+transaction, confirmation in the request's transaction (committed here), and the
+withdrawal's redirect. Each area's views.py registers its kind (register: the
+withdraw-with-a-code page reaches every kind's rows through it, without importing the
+areas) and gives its URLs to add_pages; its templates extend templates/signing/optin/.
 """
 from __future__ import annotations
 
