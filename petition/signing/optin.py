@@ -75,18 +75,14 @@ class SignerKind:
         return f"{self.area}.{view}"
 
 
-_kinds: dict[str, SignerKind] = {}
+# The kinds the areas serve, by area: the pages every kind shares that are not the
+# kind's own (withdraw_code_views.py) look here instead of importing the areas.
+KINDS: dict[str, SignerKind] = {}
 
 
 def register(kind: SignerKind) -> SignerKind:
-    """A kind its area serves: the pages every kind shares that are not the kind's own
-    (withdraw_code_views.py) ask kinds() instead of importing the areas."""
-    _kinds[kind.area] = kind
+    KINDS[kind.area] = kind
     return kind
-
-
-def kinds() -> tuple[SignerKind, ...]:
-    return tuple(_kinds.values())
 
 
 def _render(kind: SignerKind, page: str, **values) -> str:

@@ -48,7 +48,7 @@ def enter():
     if not form.validate_on_submit():
         status = 400 if form.is_submitted() else 200
         return render_template("signing/withdraw_code.html", form=form), status
-    kinds = {kind.code_holder: kind for kind in optin.kinds()}
+    kinds = {kind.code_holder: kind for kind in optin.KINDS.values()}
     holder = withdraw_codes.holder_for(db.session, form.code.data, tuple(kinds))
     if holder is None:
         return _wrong_code(form)

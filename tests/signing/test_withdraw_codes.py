@@ -6,6 +6,7 @@ answer whether it ever worked, and a raw read of the database for the codes them
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 
@@ -15,8 +16,9 @@ from sqlalchemy import event, func, select
 from petition import caching
 from petition.crypto import keyed_hash
 from petition.extensions import db
-from petition.signing import counters, services, withdraw_codes
+from petition.signing import counters, optin, services, withdraw_codes
 from petition.signing.models import Signature
+from petition.signing.views import PERSON
 from tests.helpers import (
     process_intake,
     LANGS, TEST_DATABASE_URL, confirm_from_mail, form_values, links_in, outbox_messages, publish_names, sign_letter,
@@ -135,9 +137,12 @@ def test_withdraw_with_a_code_asks_first_then_deletes_like_the_link(app, client,
     assert form.status_code == 200 and form.headers["Cache-Control"] == "no-store"
     assert ('dir="rtl"' in form.text) == (lang == "ar")
 
+    # The code withdraws through the person's kind, whose remove is what the mailed link's
+    # withdraw does too.
+    assert PERSON.remove is services.remove_signature
     removed = []
-    real = services.remove_signature
-    monkeypatch.setattr(services, "remove_signature", lambda session, sig: removed.append(sig.id) or real(session, sig))
+    monkeypatch.setitem(optin.KINDS, PERSON.area, dataclasses.replace(
+        PERSON, remove=lambda session, sig: removed.append(sig.id) or services.remove_signature(session, sig)))
 
     # First POST: what it withdraws, and a button; nothing deleted yet.
     asked = enter_code(client, code.lower().replace("-", " "), lang)
@@ -194,7 +199,7 @@ def test_a_code_withdrawn_by_its_link_between_the_two_steps_answers_as_a_wrong_c
     def gone(session, sig):
         raise tokens.InvalidLink()
 
-    monkeypatch.setattr(services, "remove_signature", gone)
+    monkeypatch.setitem(optin.KINDS, PERSON.area, dataclasses.replace(PERSON, remove=gone))
     answer = client.post("/en/withdraw-with-code", data=form_values(asked.text) | {"code": code, "confirm": "1"})
     wrong = enter_code(client, "ZZZZ-ZZZZ-ZZZZ-ZZZZ")
     assert answer.status_code == wrong.status_code == 400
