@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from flask import current_app
 from flask_babel import force_locale, gettext as _, lazy_gettext as _l
-from sqlalchemy import Connection, Row, delete, func, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm import Session
@@ -150,19 +150,15 @@ def _already_mail(letter_row: Letter, org: Organisation, lang: str, manage_nonce
     )
 
 
+_BY_ID = select(Organisation.__table__).where(Organisation.__table__.c.id == bindparam("row_id"))
+
+
 def pending_for_token(session: Session | Connection, token: str) -> Row:
     """The pending co-signature a confirm link is for, as a read-only row (the confirm
     page and the confirmation only read it; the confirmation writes with one UPDATE).
     InvalidLink for a link that is not genuine; AlreadySigned for a genuine one whose
     contact has co-signed already."""
-    org_id, nonce = tokens.read(CONFIRM, token)
-    table = Organisation.__table__
-    org = session.execute(select(table).where(table.c.id == org_id)).first()
-    if org is None or not tokens.nonce_matches(nonce, org.confirm_nonce_hash):
-        raise tokens.InvalidLink()
-    if org.status != "pending" or _contact_signed(session, org):
-        raise AlreadySigned(org.letter_id)
-    return org
+    return intake.pending_for_link(session, CONFIRM, token, _BY_ID, _contact_signed)
 
 
 def _contact_signed(session: Session | Connection, org: Row) -> bool:

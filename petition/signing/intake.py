@@ -29,7 +29,7 @@ from functools import lru_cache
 
 from flask import current_app
 from flask_babel import force_locale, gettext as _
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import Connection, Row, Select, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -150,6 +150,21 @@ def link_holder(session: Session, model, purpose: str, token: str):
     row = session.get(model, row_id)
     if row is None or not tokens.nonce_matches(nonce, row.manage_nonce_hash):
         raise tokens.InvalidLink()
+    return row
+
+
+def pending_for_link(session: Session | Connection, purpose: str, token: str, by_id: Select,
+                     signed: Callable[[Session | Connection, Row], bool]) -> Row:
+    """The pending row a confirm link (of purpose) is for, as a read-only row: by_id
+    selects its table's row by the bound row_id. InvalidLink for a link that is not
+    genuine (or whose request is gone); AlreadySigned for a genuine one whose address has
+    signed already, through this link or another request's (signed(session, row))."""
+    row_id, nonce = tokens.read(purpose, token)
+    row = session.execute(by_id, {"row_id": row_id}).first()
+    if row is None or not tokens.nonce_matches(nonce, row.confirm_nonce_hash):
+        raise tokens.InvalidLink()
+    if row.status != "pending" or signed(session, row):
+        raise AlreadySigned(row.letter_id)
     return row
 
 

@@ -208,7 +208,7 @@ def preview(sig: Row, lang: str) -> dict[str, dict[str, disclosure.Shown | None]
     return disclosure.preview(decrypt(sig.name_enc) or "", affiliation, sig.country, lang)
 
 
-_BY_ID = select(Signature.__table__).where(Signature.__table__.c.id == bindparam("sig_id"))
+_BY_ID = select(Signature.__table__).where(Signature.__table__.c.id == bindparam("row_id"))
 _SIGNED = select(Signature.__table__.c.id).where(
     Signature.__table__.c.letter_id == bindparam("letter_id"), Signature.__table__.c.email_hash == bindparam("email_hash"),
     Signature.__table__.c.status == "confirmed",
@@ -220,13 +220,7 @@ def pending_for_token(session: Session | Connection, token: str) -> Row:
     and the confirmation only read it; the confirmation writes with one UPDATE).
     Raises InvalidLink for a link that is not genuine (or whose request is gone), and
     AlreadySigned for a genuine one whose address has signed already."""
-    sig_id, nonce = tokens.read(CONFIRM, token)
-    sig = session.execute(_BY_ID, {"sig_id": sig_id}).first()
-    if sig is None or not tokens.nonce_matches(nonce, sig.confirm_nonce_hash):
-        raise tokens.InvalidLink()
-    if sig.status != "pending" or _address_signed(session, sig):
-        raise AlreadySigned(sig.letter_id)
-    return sig
+    return intake.pending_for_link(session, CONFIRM, token, _BY_ID, _address_signed)
 
 
 def _address_signed(session: Session | Connection, sig: Row) -> bool:
