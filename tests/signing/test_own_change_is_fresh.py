@@ -87,3 +87,22 @@ def test_a_stranger_is_served_the_copy(two_workers, monkeypatch):
     client.get(PAGE)
     client.get(PAGE)
     assert len(renders) == 1
+
+
+def test_after_withdrawing_with_a_code_their_next_page_no_longer_counts_them(two_workers):
+    from tests.helpers import withdraw_code_in
+    from tests.signing.test_withdraw_codes import enter_code
+
+    worker_a, worker_b = two_workers
+    signer_on_b = worker_b.test_client()
+    sign_letter(signer_on_b)
+    code = withdraw_code_in(confirm_from_mail(signer_on_b, worker_b, outbox_messages(worker_b)[-1]).text)
+    stranger = worker_a.test_client()
+    counted = shown_count(stranger.get(PAGE).text)  # worker A holds the page with them in it
+    assert counted >= 1
+
+    assert enter_code(signer_on_b, code, confirm=True).status_code == 303
+    assert shown_count(stranger.get(PAGE).text) == counted  # A's copy, from before
+    signer_on_a = worker_a.test_client()
+    move_cookies(signer_on_b, signer_on_a)
+    assert shown_count(signer_on_a.get(PAGE).text) == counted - 1
