@@ -100,6 +100,8 @@ def test_after_withdrawing_with_a_code_their_next_page_no_longer_counts_them(two
     stranger = worker_a.test_client()
     counted = shown_count(stranger.get(PAGE).text)  # worker A holds the page with them in it
     assert counted >= 1
+    with signer_on_b.session_transaction() as session:
+        session.pop("fresh_until")  # the confirmation's mark: only the withdrawal's counts here
 
     assert enter_code(signer_on_b, code, confirm=True).status_code == 303
     assert shown_count(stranger.get(PAGE).text) == counted  # A's copy, from before
