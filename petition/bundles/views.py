@@ -14,15 +14,15 @@ from petition import audit
 from petition.bundles import services
 from petition.bundles.forms import BuildForm, ReceiptForm
 from petition.bundles.jobs import BUILD_JOB
-from petition.console.guard import guard_console_pages
-from petition.console.notices import done
-from petition.console.permissions import can_access, letter_for_current_user, visible_letters
 from petition.deliveries import services as deliveries
 from petition.extensions import db
 from petition.forms import options
 from petition.i18n import LANGUAGES
 from petition.jobs import runner
 from petition.jobs.models import Job
+from petition.lead_pages.guard import guard_console_pages
+from petition.lead_pages.notices import done
+from petition.lead_pages.permissions import can_access, letter_for_current_user, visible_letters
 from petition.letters import services as letters
 from petition.letters.models import Letter
 

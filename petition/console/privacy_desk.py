@@ -13,10 +13,10 @@ from flask_babel import gettext as _, ngettext
 from flask_login import current_user
 
 from petition.console.forms import PrivacyEraseForm, PrivacyRequestForm
-from petition.console.guard import guard_console_pages
-from petition.console.notices import done
-from petition.console.permissions import require_admin
 from petition.extensions import db
+from petition.lead_pages.guard import guard_console_pages
+from petition.lead_pages.notices import done
+from petition.lead_pages.permissions import require_admin
 from petition.privacy import services
 
 NOT_AN_ADDRESS = "not an email address"  # services' ValueError

@@ -15,12 +15,12 @@ from petition import audit, disclosure
 from petition.accounts import User
 from petition.audit import AuditEntry
 from petition.console import auth, exports, signatures as lead_signatures, stats, updates
-from petition.console.confirm import confirmation_page, confirmed
 from petition.console.forms import CodeForm, HideForm, LoginForm, PlainForm, StatusForm, UpdateForm
-from petition.console.guard import AUTH_AT, guard_console_pages
-from petition.console.notices import done
-from petition.console.permissions import letter_for_current_user, require_admin, visible_letters
 from petition.extensions import db
+from petition.lead_pages.confirm import confirmation_page, confirmed
+from petition.lead_pages.guard import AUTH_AT, guard_console_pages
+from petition.lead_pages.notices import done
+from petition.lead_pages.permissions import letter_for_current_user, require_admin, visible_letters
 from petition.letters import services as letters
 from petition.letters.models import Letter
 from petition.organisations import queries as org_queries, services as org_services

@@ -11,13 +11,13 @@ from flask_login import current_user
 
 from petition.bundles import services as bundles
 from petition.bundles.models import Bundle
-from petition.console.confirm import confirmation_page, confirmed
-from petition.console.guard import guard_console_pages
-from petition.console.permissions import letter_for_current_user
 from petition.deliveries import services
 from petition.deliveries.forms import ButtonForm, RecordForm, ResponseForm, addressee_from
 from petition.deliveries.models import Delivery
 from petition.extensions import db
+from petition.lead_pages.confirm import confirmation_page, confirmed
+from petition.lead_pages.guard import guard_console_pages
+from petition.lead_pages.permissions import letter_for_current_user
 from petition.letters import services as letters
 from petition.letters.models import Letter
 from petition.security.headers import mark_sensitive

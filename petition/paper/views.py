@@ -9,9 +9,9 @@ from flask_babel import get_locale
 from flask_login import current_user
 
 from petition import disclosure
-from petition.console.guard import guard_console_pages
-from petition.console.permissions import letter_for_current_user
 from petition.extensions import db
+from petition.lead_pages.guard import guard_console_pages
+from petition.lead_pages.permissions import letter_for_current_user
 from petition.letters import services as letters
 from petition.paper import services
 from petition.paper.forms import CONSENT_STATEMENT, ImportForm, UploadForm

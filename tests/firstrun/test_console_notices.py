@@ -57,7 +57,7 @@ def test_each_action_says_it_was_done(bare_app, lang, expect):
     base = f"/{lang}/console/letters/{SLUG}"
     token = csrf_token(client.get(f"{base}/").text)
     said = [
-        # Irreversible actions are confirmed on a page of their own (console/confirm.py).
+        # Irreversible actions are confirmed on a page of their own (lead_pages/confirm.py).
         notice_after(client, client.post(f"{base}/status", data={"csrf_token": token, "status": "closed",
                                                                   "confirmed": "yes"})),
         notice_after(client, client.post(f"{base}/status", data={"csrf_token": token, "status": "open"})),

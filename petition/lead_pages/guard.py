@@ -1,4 +1,4 @@
-"""The console's gate, shared by every blueprint with console pages (console, bundles,
+"""The lead pages' gate, shared by every blueprint with lead pages (console, bundles,
 deliveries, paper, the privacy desk)."""
 from __future__ import annotations
 
