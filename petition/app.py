@@ -8,7 +8,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from petition import (api, bundles, caching, console, database, deliveries, health, jobs, letters, mail, organisations, paper,
-                      privacy, signing, web)
+                      privacy, signing, updates, web)
 from petition.config import ROOT, Config, ConfigError
 from petition.extensions import babel, csrf, db, login_manager, migrate
 from petition.i18n import select_locale, select_timezone
@@ -37,7 +37,7 @@ def create_app(config: Config | None = None) -> Flask:
     schema_gate.init_app(app)
     # The in-process workers last (the outbox sender, then the job worker): the first
     # request that passed every other area's checks starts them.
-    for area in (letters, signing, organisations, bundles, paper, console, deliveries, privacy,
+    for area in (letters, signing, organisations, bundles, paper, console, deliveries, updates, privacy,
                  web, api, health, headers, mail, jobs):
         area.init_app(app)
     # Last, so that every blueprint's views exist to be wrapped by their limits.

@@ -4,8 +4,8 @@ from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField, TextAreaField
 from wtforms.validators import AnyOf, InputRequired, Length
 
-from petition.console.updates import BODY_MAX, SUBJECT_MAX
 from petition.forms import Form, cleaned
+from petition.updates.services import BODY_MAX, SUBJECT_MAX
 
 
 class LoginForm(Form):

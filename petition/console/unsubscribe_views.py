@@ -5,13 +5,13 @@ from __future__ import annotations
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
 from petition import tokens
-from petition.console.updates import for_unsubscribe_token, unsubscribe
 from petition.extensions import csrf, db
 from petition.forms import Form
 from petition.letters import services as letters
 from petition.letters.models import Letter
 from petition.security.headers import mark_sensitive
 from petition.signing.models import Signature
+from petition.updates.services import for_unsubscribe_token, unsubscribe
 
 bp = Blueprint("updates", __name__)
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from petition import audit, disclosure
 from petition.accounts import User
 from petition.audit import AuditEntry
-from petition.console import auth, exports, signatures as lead_signatures, stats, updates
+from petition.console import auth, exports, signatures as lead_signatures, stats
 from petition.console.forms import CodeForm, HideForm, LoginForm, PlainForm, StatusForm, UpdateForm
 from petition.extensions import db
 from petition.lead_pages.confirm import confirmation_page, confirmed
@@ -29,6 +29,7 @@ from petition.security.keys import client_key
 from petition.security.numbers import int_arg
 from petition.security.redirects import local_path
 from petition.signing import services as signing
+from petition.updates import services as updates
 
 PENDING = "console_pending"
 PUBLIC_ENDPOINTS = {"console.login", "console.login_totp"}

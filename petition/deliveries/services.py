@@ -13,8 +13,9 @@ leaves the commit to its caller.
   which only the SHA-256 is stored. Any token that does not match (wrong, altered,
   malformed, for a removed delivery) takes the same path to the same 404.
 - Signers who asked for updates get one mail per acknowledgement and per published
-  response, queued by a job in batches like the console's updates (same unsubscribe,
-  same discreet subject and sender).
+  response: the updates area hears of the entry (events.delivery_logged) and mails
+  notice_text() as it mails a lead's update (same unsubscribe, same discreet subject and
+  sender). Nothing here imports it.
 """
 from __future__ import annotations
 
@@ -37,15 +38,11 @@ from petition.bundles.models import Bundle, BundleReceipt
 from petition.crypto import decrypt, encrypt
 from petition.deliveries import chain
 from petition.deliveries.models import Delivery, DeliveryEvent
-from petition.extensions import db
-from petition.jobs import runner
-from petition.jobs.models import Job
 from petition.letters import services as letters
 from petition.letters.models import Letter
 from petition.models_common import utcnow
 from petition.signing.services import normalise_receipt, receipt_hash
 
-NOTIFY_JOB = "deliveries.notify"
 NOT_STATED = "not stated"
 RESPONSE_MAX = 10000
 CHANNEL_MAX = 200
@@ -486,70 +483,21 @@ def check_bundle(session: Session, bundle_id: str, expected_sha256: str, config)
 
 # ---- signers' notices ------------------------------------------------------------------------------
 
-@events.delivery_logged.connect_via(ACKNOWLEDGED)
-@events.delivery_logged.connect_via(RESPONSE_PUBLISHED)
-def _queue_notices(_kind, *, session: Session, letter_id: int, entry_id: int, **_ids) -> None:
-    """Signers who asked for updates hear of an acknowledgement and of a published
-    response: a job in the transaction that logged it mails them."""
-    from petition.console import updates
-
-    if updates.recipient_count(session, letter_id):
-        runner.enqueue(session, NOTIFY_JOB, {"event": entry_id, "after": 0, "queued": 0}, letter_id=letter_id)
-
-
-def notice_text(row: Letter, event: DeliveryEvent, lang: str):
-    """The heading and text of the signers' notice about event, in lang."""
-    from petition.console.updates import Update
-
+def notice_text(event: DeliveryEvent, lang: str) -> tuple[str, str]:
+    """The subject and text of the signers' notice about a log entry (an acknowledgement
+    or a published response), in lang. The updates area mails it to the signers who asked
+    for updates (petition/updates/delivery_notices.py, on events.delivery_logged)."""
     data = json.loads(event.data)
     name = Addressee(data["company"], data.get("platform", "")).label
-    on = format_date(datetime.fromisoformat(event.at).date(), "long")
     with force_locale(lang):
+        on = format_date(datetime.fromisoformat(event.at).date(), "long")
         if event.kind == ACKNOWLEDGED:
-            return Update(
-                subject=_("%(company)s acknowledged receipt of the letter", company=name),
-                body=_("On %(date)s, %(company)s confirmed that it received the letter and its signatures. "
-                       "The delivery log on the letter's page shows every step.", date=on, company=name))
-        return Update(
-            subject=_("%(company)s responded to the letter", company=name),
-            body=_("%(company)s responded to the letter. Its response, word for word:", company=name)
-            + "\n\n" + data.get("text", ""))
-
-
-@runner.handler(NOTIFY_JOB)
-def send_notices(job: Job, progress) -> dict:
-    """One mail per opted-in signer for one log entry, in batches, each committed with
-    the job's cursor so a retried job never mails anyone twice (as updates.send does)."""
-    from petition.console import updates
-    from petition.mail import services as mail
-    from petition.signing.models import Signature
-
-    payload = json.loads(job.payload)
-    event = db.session.get(DeliveryEvent, payload["event"])
-    row = db.session.get(Letter, job.letter_id)
-    if event is None or row is None:
-        return {"queued": 0}
-    after, queued = int(payload.get("after", 0)), int(payload.get("queued", 0))
-    total = max(updates.recipient_count(db.session, row.id) + queued, 1)
-    job_id, event_id = job.id, event.id
-    while True:
-        batch = list(db.session.scalars(select(Signature).where(*updates.opted_in(row.id), Signature.id > after)
-                                        .order_by(Signature.id).limit(updates.BATCH)))
-        if not batch:
-            break
-        for sig in batch:
-            if sig.email_enc:
-                with force_locale(sig.lang):
-                    notice = notice_text(row, event, sig.lang)
-                mail.queue(db.session, updates.build_message(row, sig, notice), purpose="update", letter_id=row.id)
-                queued += 1
-        after = batch[-1].id
-        payload.update(after=after, queued=queued)
-        db.session.get(Job, job_id).payload = json.dumps(payload, sort_keys=True)
-        db.session.commit()
-        row, event = db.session.get(Letter, job.letter_id), db.session.get(DeliveryEvent, event_id)
-        progress(min(99, int(queued * 100 / total)), "")
-    return {"queued": queued}
+            return (_("%(company)s acknowledged receipt of the letter", company=name),
+                    _("On %(date)s, %(company)s confirmed that it received the letter and its signatures. "
+                      "The delivery log on the letter's page shows every step.", date=on, company=name))
+        return (_("%(company)s responded to the letter", company=name),
+                _("%(company)s responded to the letter. Its response, word for word:", company=name)
+                + "\n\n" + data.get("text", ""))
 
 
 # ---- receipts --------------------------------------------------------------------------------

@@ -6,34 +6,36 @@ Nothing of this runs on the signing path: the sweep runs in the job worker every
 SWEEP_SECONDS (and from `letters sync` / `jobs run-pending`), reads each open letter's
 count from its shards, and records a reached goal as a row whose (letter, goal) pair is
 unique, so two workers sweeping at once still write one milestone and queue one mailing.
-The mailing is a job ("milestones.send") that goes out exactly like a lead's update
-(console.updates): batched, resumable, in each signer's language, discreet subject and
-sender when the letter asks for them, one-click unsubscribe.
+A reached goal is announced (events.milestone_reached, in the transaction that records
+it); the updates area mails it (petition/updates/milestones.py) exactly like a lead's
+update: batched, resumable, in each signer's language (milestone_text), discreet subject
+and sender when the letter asks for them, one-click unsubscribe.
+
+The count a goal is measured against is signing's (confirmed online signatures, from
+their shards); letters sit below signing, so signing registers it (register_goal_count).
 """
 from __future__ import annotations
 
-import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from flask_babel import force_locale, format_number, gettext as _
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from petition.console.updates import Update, queue_to_opted_in
+from petition import events
 from petition.extensions import db
 from petition.jobs import runner
-from petition.jobs.models import Job
 from petition.letters import services, share_image
 from petition.letters.models import Letter, Milestone
 from petition.letters.progress import next_round
-from petition.signing.models import Signature, SignatureCounter
 
 log = logging.getLogger("petition.letters")
 
-KIND = "milestones.send"
 SWEEP_SECONDS = 30.0
+_goal_count: Callable[[Session, int], int] | None = None
 
 
 @dataclass
@@ -42,14 +44,23 @@ class SweepReport:
     images: list[str] = field(default_factory=list)
 
 
+def register_goal_count(count: Callable[[Session, int], int]) -> None:
+    """Called by signing when it is imported: count(session, letter_id) reads the count
+    a goal is measured against in session, not from a per-process cache."""
+    global _goal_count
+    _goal_count = count
+
+
 def fresh_count(session: Session, letter_id: int) -> int:
     """The count from the shards themselves, not the per-process cache."""
-    return int(session.scalar(select(func.coalesce(func.sum(SignatureCounter.confirmed), 0))
-                              .where(SignatureCounter.letter_id == letter_id)) or 0)
+    if _goal_count is None:
+        raise LookupError("no area registered the count goals are measured against (create_app imports signing)")
+    return _goal_count(session, letter_id)
 
 
 def check_letter(session: Session, row: Letter, count: int) -> Milestone | None:
-    """Record the goal as reached and queue its mailing, once; move an auto goal on.
+    """Record the goal as reached and announce it (events.milestone_reached: the updates
+    area queues its mailing), once; move an auto goal on.
     Commits (or rolls back a lost race) on its own."""
     goal = row.goal
     if goal is None:
@@ -71,8 +82,7 @@ def check_letter(session: Session, row: Letter, count: int) -> Milestone | None:
         session.rollback()
         milestone = None
     if milestone is not None:
-        runner.enqueue(session, KIND, {"milestone": milestone.id, "goal": goal, "after": 0, "queued": 0},
-                       letter_id=row.id)
+        events.milestone_reached.send(session=session, letter_id=row.id, milestone_id=milestone.id)
     if row.auto_goal:
         # Only if nobody moved it meanwhile (another worker, a sync of an edited file).
         session.execute(update(Letter).where(Letter.id == row.id, Letter.goal == goal).values(goal=next_round(count)))
@@ -107,10 +117,11 @@ def _periodic_sweep() -> None:
     sweep(db.session)
 
 
-# ---- the mailing -----------------------------------------------------------------------------
+# ---- the mailing's text ---------------------------------------------------------------------------
 
-def milestone_update(row: Letter, goal: int, lang: str):
-    """The milestone mail's text in the signer's language (the layout is an update's)."""
+def milestone_text(goal: int, lang: str) -> tuple[str, str]:
+    """The milestone mail's subject and text in the signer's language (the updates area
+    mails it in an update's layout)."""
     with force_locale(lang):
         number = format_number(goal)
         subject = _("The letter has reached %(number)s signatures", number=number)
@@ -118,23 +129,7 @@ def milestone_update(row: Letter, goal: int, lang: str):
             _("Thank you: together we have reached %(number)s signatures, the goal the campaign set for this letter.", number=number),
             _("Every new name makes the letter harder to ignore. If you can, share the letter's address with people you trust."),
         ])
-    return Update(subject=subject, body=body)
-
-
-@runner.handler(KIND)
-def send_milestone(job: Job, progress) -> dict:
-    goal = int(json.loads(job.payload)["goal"])
-    row = db.session.get(Letter, job.letter_id)
-    if row is None:
-        return {"queued": 0}
-    texts: dict[str, object] = {}
-
-    def update_for(sig: Signature):
-        if sig.lang not in texts:
-            texts[sig.lang] = milestone_update(row, goal, sig.lang)
-        return texts[sig.lang]
-
-    return queue_to_opted_in(job, progress, update_for)
+    return subject, body
 
 
 def reached(session: Session, letter_id: int) -> list[Milestone]:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from petition import caching, events
 from petition.extensions import db
-from petition.letters import services as letters
+from petition.letters import milestones, services as letters
 from petition.signing.models import Signature, SignatureCounter
 
 _COUNTS = "signing.confirmed_counts"
@@ -52,15 +52,17 @@ def add(session: Session, letter_id: int, signature_id: int, delta: int) -> None
     forget(letter_id)
 
 
+def summed_count(session: Session, letter_id: int) -> int:
+    """The letter's confirmed signatures, summed from the shards now (no cache)."""
+    return int(session.scalar(
+        select(func.coalesce(func.sum(SignatureCounter.confirmed), 0)).where(SignatureCounter.letter_id == letter_id)
+    ) or 0)
+
+
 def confirmed_count(letter_id: int) -> int:
     """The letter's confirmed signatures, as summed at most COUNT_CACHE_SECONDS ago."""
-    def summed() -> int:
-        return int(db.session.scalar(
-            select(func.coalesce(func.sum(SignatureCounter.confirmed), 0)).where(SignatureCounter.letter_id == letter_id)
-        ) or 0)
-
     seconds = current_app.config["PETITION"].COUNT_CACHE_SECONDS
-    return caching.cache(_COUNTS).get(letter_id, seconds, summed)
+    return caching.cache(_COUNTS).get(letter_id, seconds, lambda: summed_count(db.session, letter_id))
 
 
 def forget(letter_id: int) -> None:
@@ -113,3 +115,5 @@ def reconcile(session: Session, letter_id: int) -> tuple[int, int]:
 
 
 letters.register_signer_count("online", confirmed_count)
+# A goal is reached when the shards say so, whatever this process cached.
+milestones.register_goal_count(summed_count)

@@ -8,7 +8,6 @@ import pytest
 from sqlalchemy import func, select
 
 from petition.audit import AuditEntry
-from petition.console import updates
 from petition.extensions import db
 from petition.jobs import runner
 from petition.jobs.models import Job
@@ -16,6 +15,7 @@ from petition.letters import services as letters
 from petition.mail.models import OutboxMessage
 from petition.mail.worker import drain
 from petition.signing.models import Signature
+from petition.updates import services as updates
 from tests.console.support import confirm, logged_in, make_user
 from tests.helpers import confirm_from_mail, csrf_token, outbox_messages, plain_body, sign_letter
 

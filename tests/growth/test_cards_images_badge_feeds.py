@@ -215,7 +215,7 @@ def assert_valid_atom(data: bytes) -> ET.Element:
 
 def test_letter_feed_has_milestones_published_updates_and_deliveries(app, client, tmp_path):
     from petition.bundles import signing_keys
-    from petition.console import updates
+    from petition.updates import services as updates
     from tests.deliveries.conftest import build_bundle
 
     config = app.config["PETITION"]

@@ -15,6 +15,7 @@ from petition.letters.models import Milestone
 from petition.mail.models import OutboxMessage
 from petition.mail.worker import drain
 from petition.signing.models import Signature
+from petition.updates import milestones as milestone_mail, services as updates
 from tests.growth.support import SLUG, run_jobs, set_count, set_goal, sweep
 from tests.helpers import confirm_from_mail, plain_body, sign_letter
 
@@ -54,12 +55,12 @@ def test_reaching_the_goal_mails_opted_in_signers_once_through_smtp(smtp_app, sm
     report = sweep(smtp_app)
     assert report.milestones == [f"{SLUG}: 3"]
     with smtp_app.app_context():
-        job = db.session.scalar(select(Job).where(Job.kind == milestones.KIND))
+        job = db.session.scalar(select(Job).where(Job.kind == milestone_mail.KIND))
         assert json.loads(job.payload)["goal"] == 3
         assert services.letter_row(SLUG).goal == 10  # auto_goal: the next round number above the count
         # The mailing is a job: nothing is queued by the sweep itself.
         assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
-    assert run_jobs(smtp_app) == [milestones.KIND]
+    assert run_jobs(smtp_app) == [milestone_mail.KIND]
     with smtp_app.app_context():
         drain()
     messages = {m["To"]: m for m in smtp_server.wait_for(2)}
@@ -94,8 +95,6 @@ def test_an_unsubscribed_signer_gets_no_milestone_mail(smtp_app, smtp_server):
     add_signers(smtp_app, client)
     with smtp_app.app_context():
         sig = db.session.scalar(select(Signature).where(Signature.lang == "ar"))
-        from petition.console import updates
-
         updates.unsubscribe(db.session, updates.unsubscribe_token(sig))
         db.session.commit()
     set_goal(smtp_app, SLUG, 1)

@@ -1,6 +1,8 @@
 """Updates to the signers who asked for them: a lead writes one text in the console, a
 background job ("updates.send") queues one outbox email per opted-in signer, in batches,
-each framed in the signer's language, with a one-click unsubscribe (RFC 8058).
+each framed in the signer's language, with a one-click unsubscribe (RFC 8058). The
+deliveries' notices and the milestone mails (this area's delivery_notices.py and
+milestones.py) go out through queue_to_opted_in the same way.
 
 Unsubscribe links carry their own token (purpose "unsubscribe-updates"): its nonce is
 derived from HASH_KEY and the signature, so no per-signer secret has to be stored and
@@ -46,11 +48,6 @@ class Update:
 def _recipients(letter_id: int):
     return (Signature.letter_id == letter_id, Signature.status == "confirmed", Signature.hidden.is_(False),
             Signature.updates_opt_in.is_(True))
-
-
-def opted_in(letter_id: int):
-    """The signers who asked for updates: this mailing's and deliveries' notices'."""
-    return _recipients(letter_id)
 
 
 def recipient_count(session: Session, letter_id: int) -> int:
