@@ -142,7 +142,7 @@ def _front_html(row: Letter, lang: str, *, bundle_id: str, built_at: datetime, c
 
 def _receipt_url(lang: str) -> str:
     try:
-        return public_url("bundles.receipt", lang=lang)
+        return public_url("deliveries.receipt", lang=lang)
     except Exception:  # noqa: BLE001 - the blueprint is not registered (tests of parts)
         return current_app.config["PETITION"].PUBLIC_URL
 

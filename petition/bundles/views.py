@@ -1,20 +1,19 @@
-"""Console pages for bundles (login + TOTP), and the public receipt check. Deliveries
+"""Console pages for bundles (login + TOTP). Deliveries, and the public receipt check,
 are petition.deliveries'."""
 from __future__ import annotations
 
 import itertools
 import json
 
-from flask import Blueprint, Response, abort, redirect, render_template, request, stream_with_context, url_for
+from flask import Blueprint, Response, abort, redirect, render_template, stream_with_context, url_for
 from flask_babel import get_locale, gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
 from petition import audit
 from petition.bundles import services
-from petition.bundles.forms import BuildForm, ReceiptForm
+from petition.bundles.forms import BuildForm
 from petition.bundles.jobs import BUILD_JOB
-from petition.deliveries import services as deliveries
 from petition.extensions import db
 from petition.forms import options
 from petition.i18n import LANGUAGES
@@ -25,9 +24,6 @@ from petition.lead_pages.notices import done
 from petition.lead_pages.permissions import can_access, letter_for_current_user, visible_letters
 from petition.letters import services as letters
 from petition.letters.models import Letter
-
-PUBLIC_ENDPOINTS = {"bundles.receipt"}
-
 
 def _title(row: Letter, lang: str) -> str:
     loaded = letters.loaded(row.slug)
@@ -60,7 +56,7 @@ def _failure(job: Job) -> str | None:
 
 
 bp = Blueprint("bundles", __name__)
-guard_console_pages(bp, public=PUBLIC_ENDPOINTS, indexed=PUBLIC_ENDPOINTS)
+guard_console_pages(bp)
 
 
 def _page(row: Letter, *, build_form=None, status=200):
@@ -113,12 +109,19 @@ def request_build(slug: str):
     return redirect(url_for("bundles.console_index", slug=row.slug, _anchor=f"job-{job.id}"), code=303)
 
 
-@bp.get("/<lang>/console/letters/<slug>/bundles/<bundle_id>.pdf")
-def download_pdf(slug: str, bundle_id: str):
+def _downloaded(slug: str, bundle_id: str, part: str):
+    """The letter and bundle a lead downloads a part of; the download is in the audit log
+    before a byte is sent."""
     row = letter_for_current_user(slug)
     bundle = services.bundle_of(db.session, row.id, bundle_id) or abort(404)
-    audit.record(db.session, current_user, "bundle.download", row.id, bundle=bundle.id, part="pdf")
+    audit.record(db.session, current_user, "bundle.download", row.id, bundle=bundle.id, part=part)
     db.session.commit()
+    return row, bundle
+
+
+@bp.get("/<lang>/console/letters/<slug>/bundles/<bundle_id>.pdf")
+def download_pdf(slug: str, bundle_id: str):
+    row, bundle = _downloaded(slug, bundle_id, "pdf")
     # Decrypted as it is sent, a chunk at a time; the first one before the answer
     # starts, so that a missing key is an error page, not a cut-off file.
     chunks = services.pdf_chunks(db.session, bundle)
@@ -131,28 +134,9 @@ def download_pdf(slug: str, bundle_id: str):
 
 @bp.get("/<lang>/console/letters/<slug>/bundles/<bundle_id>.manifest.json")
 def download_manifest(slug: str, bundle_id: str):
-    row = letter_for_current_user(slug)
-    bundle = services.bundle_of(db.session, row.id, bundle_id) or abort(404)
-    audit.record(db.session, current_user, "bundle.download", row.id, bundle=bundle.id, part="manifest")
-    db.session.commit()
+    row, bundle = _downloaded(slug, bundle_id, "manifest")
     return _attachment(stream_with_context(services.manifest_chunks(db.session, bundle)), "application/json",
                        services.file_name(row, bundle, ".pdf.manifest.json"))
-
-
-# ---- public ----------------------------------------------------------------------------
-
-@bp.route("/<lang>/receipt", methods=["GET", "POST"])
-def receipt():
-    form = ReceiptForm()
-    matches = None
-    status = 200
-    if request.method == "POST":
-        if form.validate_on_submit():
-            matches = deliveries.check_receipt(db.session, form.code.data, str(get_locale()))
-            form.code.data = ""
-        else:
-            status = 400
-    return render_template("bundles/receipt.html", form=form, matches=matches), status
 
 
 def _attachment(data, mimetype: str, name: str) -> Response:

@@ -47,34 +47,37 @@ def desk():
     return _form_page(PrivacyRequestForm(formdata=None))
 
 
-@bp.post("/<lang>/console/privacy")
-def find():
+def _for_address(action) -> tuple[PrivacyRequestForm, object]:
+    """The posted form, and action(session, email, actor) for the address it names,
+    committed; None for the result, with the reason on the form, if the form or the
+    address is not valid."""
     form = PrivacyRequestForm()
     if not form.validate_on_submit():
-        return _form_page(form, 400)
+        return form, None
     try:
-        held = services.lookup(db.session, form.email.data, current_user)
+        result = action(db.session, form.email.data, current_user)
     except ValueError:
         form.email.errors = [_("This is not an email address.")]
-        return _form_page(form, 400)
+        return form, None
     db.session.commit()
-    erase_form = PrivacyEraseForm(formdata=None, email=form.email.data)
+    return form, result
+
+
+@bp.post("/<lang>/console/privacy")
+def find():
+    form, held = _for_address(services.lookup)
+    if held is None:
+        return _form_page(form, 400)
     return render_template("console/privacy_found.html", held=held, email=form.email.data,
                            export_form=PrivacyRequestForm(formdata=None, email=form.email.data),
-                           erase_form=erase_form)
+                           erase_form=PrivacyEraseForm(formdata=None, email=form.email.data))
 
 
 @bp.post("/<lang>/console/privacy/export")
 def export():
-    form = PrivacyRequestForm()
-    if not form.validate_on_submit():
+    form, result = _for_address(services.export)
+    if result is None:
         return _form_page(form, 400)
-    try:
-        result = services.export(db.session, form.email.data, current_user)
-    except ValueError:
-        form.email.errors = [_("This is not an email address.")]
-        return _form_page(form, 400)
-    db.session.commit()
     response = Response(result.as_json(), mimetype="application/json")
     # A neutral file name: the address is not in it either.
     response.headers["Content-Disposition"] = 'attachment; filename="data-request-export.json"'

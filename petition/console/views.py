@@ -229,14 +229,8 @@ def approve_organisation(slug: str, org_id: int):
             action=url_for("console.approve_organisation", slug=slug, org_id=org.id),
             back=url_for("console.organisations", slug=slug), button=_("Approve"), row=row,
             letter_title=_title(row))
-    try:
-        org_services.approve(db.session, org, current_user)
-    except org_services.NotDecidable:
-        db.session.rollback()
-        abort(409)
-    db.session.commit()
-    done(_("Organisation approved: it now appears on the letter."))
-    return redirect(url_for("console.organisations", slug=slug), code=303)
+    return _decided(slug, lambda: org_services.approve(db.session, org, current_user),
+                    _("Organisation approved: it now appears on the letter."))
 
 
 @bp.post("/<lang>/console/letters/<slug>/organisations/<int:org_id>/reject")
@@ -255,13 +249,20 @@ def reject_organisation(slug: str, org_id: int):
             action=url_for("console.reject_organisation", slug=slug, org_id=org.id),
             back=url_for("console.organisations", slug=slug), button=_("Reject"), row=row,
             letter_title=_title(row))
+    return _decided(slug, lambda: org_services.reject(db.session, org, current_user, form.reason.data),
+                    _("Organisation rejected."))
+
+
+def _decided(slug: str, decide, notice: str):
+    """Carry out a confirmed decision on an organisation and go back to the list; 409 if
+    it was decided meanwhile (another lead, another tab)."""
     try:
-        org_services.reject(db.session, org, current_user, form.reason.data)
+        decide()
     except org_services.NotDecidable:
         db.session.rollback()
         abort(409)
     db.session.commit()
-    done(_("Organisation rejected."))
+    done(notice)
     return redirect(url_for("console.organisations", slug=slug), code=303)
 
 

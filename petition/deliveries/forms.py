@@ -47,3 +47,8 @@ class ResponseForm(Form):
 
 class ButtonForm(Form):
     """A button that only needs CSRF protection (acknowledge, publish, new link)."""
+
+
+class ReceiptForm(Form):
+    code = StringField(_l("Your receipt code"), validators=[InputRequired(_l("Please enter the receipt code from your email.")),
+                                                           cleaned(40, required=True)])

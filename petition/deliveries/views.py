@@ -1,5 +1,6 @@
 """Deliveries on the web: the console's page (record, publish, new link; each confirmed on
-a page of its own), the company's capability pages, the public delivery log."""
+a page of its own), the company's capability pages, the public delivery log and the
+receipt check (was my signature in a delivered bundle?)."""
 from __future__ import annotations
 
 import json
@@ -12,7 +13,7 @@ from flask_login import current_user
 from petition.bundles import services as bundles
 from petition.bundles.models import Bundle
 from petition.deliveries import services
-from petition.deliveries.forms import ButtonForm, RecordForm, ResponseForm, addressee_from
+from petition.deliveries.forms import ButtonForm, ReceiptForm, RecordForm, ResponseForm, addressee_from
 from petition.deliveries.models import Delivery
 from petition.extensions import db
 from petition.lead_pages.confirm import confirmation_page, confirmed
@@ -23,9 +24,9 @@ from petition.letters.models import Letter
 from petition.security.headers import mark_sensitive
 from petition.urls import public_url
 
-# The company's capability pages, and the public log: no console login.
+# The company's capability pages, the public log and the receipt check: no console login.
 PUBLIC_ENDPOINTS = {"deliveries.company", "deliveries.company_bundle", "deliveries.acknowledge",
-                    "deliveries.respond", "deliveries.log"}
+                    "deliveries.respond", "deliveries.log", "deliveries.receipt"}
 # The path under which a company's capability token travels (see petition.logs).
 COMPANY_PATH = "company"
 
@@ -41,7 +42,7 @@ def company_url(row: Letter, token: str) -> str:
 
 
 bp = Blueprint("deliveries", __name__)
-guard_console_pages(bp, public=PUBLIC_ENDPOINTS, indexed={"deliveries.log"})
+guard_console_pages(bp, public=PUBLIC_ENDPOINTS, indexed={"deliveries.log", "deliveries.receipt"})
 
 
 # ---- console --------------------------------------------------------------------------
@@ -110,16 +111,19 @@ def _link_page(row: Letter, delivery: Delivery, token: str):
                            link=company_url(row, token))
 
 
-def _delivery(row: Letter, delivery_id: int) -> Delivery:
-    return services.delivery_of(db.session, row, delivery_id) or abort(404)
+def _posted_delivery(slug: str, delivery_id: int) -> tuple[Letter, Delivery]:
+    """The letter and delivery a button of the console page acts on: 404 for a letter the
+    lead may not manage or a delivery of another letter, 400 for an expired form."""
+    row = letter_for_current_user(slug)
+    delivery = services.delivery_of(db.session, row, delivery_id) or abort(404)
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    return row, delivery
 
 
 @bp.post("/<lang>/console/letters/<slug>/deliveries/<int:delivery_id>/publish")
 def publish(slug: str, delivery_id: int):
-    row = letter_for_current_user(slug)
-    delivery = _delivery(row, delivery_id)
-    if not ButtonForm().validate_on_submit():
-        abort(400)
+    row, delivery = _posted_delivery(slug, delivery_id)
     label = services.Addressee(delivery.company, delivery.platform).label
     if not confirmed():
         return confirmation_page(
@@ -142,10 +146,7 @@ def publish(slug: str, delivery_id: int):
 
 @bp.post("/<lang>/console/letters/<slug>/deliveries/<int:delivery_id>/link")
 def new_link(slug: str, delivery_id: int):
-    row = letter_for_current_user(slug)
-    delivery = _delivery(row, delivery_id)
-    if not ButtonForm().validate_on_submit():
-        abort(400)
+    row, delivery = _posted_delivery(slug, delivery_id)
     if not confirmed():
         return confirmation_page(
             title=_("Make a new link for the company?"),
@@ -232,12 +233,23 @@ def respond(token: str):
 
 @bp.get("/<lang>/letters/<slug>/deliveries")
 def log(slug: str):
-    row = letters.public_row(slug)
-    letter = letters.loaded(slug)
-    if row is None or letter is None or row.status not in letters.PUBLIC_STATUSES:
-        abort(404)
+    row, letter = letters.public_letter(slug) or abort(404)
     entries = services.log_entries(db.session, row.id)
     return render_template("deliveries/log.html", row=row, letter=letter,
                            text=letter.text_for(str(get_locale())), entries=entries,
                            summaries=services.summaries(entries), today=date.today(),
                            parsed={e.seq: json.loads(e.data) for e in entries})
+
+
+@bp.route("/<lang>/receipt", methods=["GET", "POST"])
+def receipt():
+    form = ReceiptForm()
+    matches = None
+    status = 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            matches = services.check_receipt(db.session, form.code.data, str(get_locale()))
+            form.code.data = ""
+        else:
+            status = 400
+    return render_template("deliveries/receipt.html", form=form, matches=matches), status

@@ -50,7 +50,7 @@ EXPLICIT: dict[str, tuple[str, list[str] | None, str | None]] = {
     "console.totp": ("RATELIMIT_LOGIN", ["POST"], "login"),
     "console.login_totp": ("RATELIMIT_LOGIN", ["POST"], "login"),
     # Receipt codes are 60 random bits, but a checking page is still not a guessing game.
-    "bundles.receipt": ("RATELIMIT_CONFIRM", ["POST"], "links"),
+    "deliveries.receipt": ("RATELIMIT_CONFIRM", ["POST"], "links"),
     "withdraw_codes.enter": ("RATELIMIT_WITHDRAW_CODE", ["POST"], None),
 }
 

@@ -19,7 +19,7 @@ SENSITIVE_PREFIXES = ("console.", "bundles.console", "bundles.download", "update
 SENSITIVE = {
     "signing.sign", "signing.confirm", "signing.withdraw",
     "organisations.sign", "organisations.confirm", "organisations.withdraw",
-    "bundles.receipt",
+    "deliveries.receipt",
 }
 
 

@@ -59,7 +59,7 @@ def test_every_abusable_endpoint_is_limited(app):
         "organisations.withdraw": "RATELIMIT_CONFIRM",
         "console.login": "RATELIMIT_LOGIN",
         "console.login_totp": "RATELIMIT_LOGIN",
-        "bundles.receipt": "RATELIMIT_CONFIRM",
+        "deliveries.receipt": "RATELIMIT_CONFIRM",
     }
     for endpoint, setting in expected.items():
         assert applied.get(endpoint) == setting, endpoint
