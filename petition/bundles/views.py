@@ -25,6 +25,7 @@ from petition.lead_pages.permissions import can_access, letter_for_current_user,
 from petition.letters import services as letters
 from petition.letters.models import Letter
 
+
 def _title(row: Letter, lang: str) -> str:
     loaded = letters.loaded(row.slug)
     return loaded.text_for(lang).front.title if loaded else row.slug

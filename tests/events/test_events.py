@@ -1,5 +1,5 @@
-"""The services announce confirmations, withdrawals and delivery log entries
-(petition/events.py): a subscriber hears each one once, with ids and the session only,
+"""The services announce confirmations, withdrawals, delivery log entries and reached
+goals (petition/events.py): a subscriber hears each one once, with ids and the session only,
 never a name, an address or anything a person typed."""
 from __future__ import annotations
 
@@ -15,15 +15,17 @@ from petition.deliveries import services as deliveries
 from petition.deliveries.models import Delivery
 from petition.extensions import db
 from petition.letters import services as letters
+from petition.letters.models import Milestone
 from petition.organisations import services as organisations
 from petition.organisations.models import Organisation
 from petition.signing import services as signing
 from petition.signing.models import Signature
 from tests.deliveries.conftest import SLUG, build_bundle, database, delivery_app  # noqa: F401  (a fixture)
+from tests.growth.support import set_count, set_goal, sweep
 from tests.helpers import confirm_from_mail, links_in, outbox_messages, sign_letter
 from tests.organisations.support import sign_org
 
-IDS = {"letter_id", "signer_id", "delivery_id", "entry_id"}
+IDS = {"letter_id", "signer_id", "delivery_id", "entry_id", "milestone_id"}
 
 
 @contextmanager
@@ -100,3 +102,15 @@ def test_each_delivery_log_entry_is_heard_once_with_its_kind(delivery_app):
         entries = [only_ids(payload) for _kind, payload in logged]
         assert all(entry["letter_id"] == row.id and entry["delivery_id"] == delivery.id for entry in entries)
         assert len({entry["entry_id"] for entry in entries}) == 4
+
+
+def test_a_reached_goal_is_heard_once_however_often_the_sweep_runs(app):
+    set_goal(app, SLUG, 3)
+    set_count(app, SLUG, 5)
+    with heard(events.milestone_reached) as reached:
+        sweep(app)
+        sweep(app)
+    with app.app_context():
+        milestone = db.session.scalar(select(Milestone))
+        assert len(reached) == 1
+        assert only_ids(reached[0][1]) == {"letter_id": milestone.letter_id, "milestone_id": milestone.id}
