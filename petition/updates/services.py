@@ -116,7 +116,7 @@ def build_message(row: Letter, sig: Signature, update: Update) -> mail.Message:
     with force_locale(lang):
         subject = _("News about your request") if row.discreet_mail else f"{update.subject} · {title}"
         return mail.build(
-            "console/update", to=decrypt(sig.email_enc), lang=lang, subject=subject,
+            "updates/update", to=decrypt(sig.email_enc), lang=lang, subject=subject,
             sender=mail.default_sender(row.discreet_mail),
             headers={"List-Unsubscribe": f"<{one_click}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
             title=title, heading=update.subject, paragraphs=[p for p in update.body.split("\n\n") if p.strip()],

@@ -20,7 +20,7 @@ def _page(sig: Signature, done: bool, form=None, status: int = 200):
     row = db.session.get(Letter, sig.letter_id)
     loaded = letters.loaded(row.slug)
     title = loaded.text_for(sig.lang).front.title if loaded else row.slug
-    return render_template("console/unsubscribe.html", row=row, title=title, done=done, form=form), status
+    return render_template("updates/unsubscribe.html", row=row, title=title, done=done, form=form), status
 
 
 @bp.route("/<lang>/updates/unsubscribe/<token>", methods=["GET", "POST"], endpoint="unsubscribe")
@@ -30,7 +30,7 @@ def unsubscribe_page(token: str):
     try:
         sig = for_unsubscribe_token(db.session, token)
     except tokens.InvalidLink:
-        return render_template("console/unsubscribe_invalid.html"), 404
+        return render_template("updates/unsubscribe_invalid.html"), 404
     if request.method == "POST":
         if not form.validate_on_submit():
             return _page(sig, False, form, 400)
