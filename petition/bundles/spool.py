@@ -170,7 +170,7 @@ class Spool:
 
 def included_signatures(letter_id: int):
     """Confirmed, not hidden: what the public count counts. Withdrawn ones are deleted."""
-    return (Signature.letter_id == letter_id, Signature.status == "confirmed", Signature.hidden.is_(False))
+    return (Signature.letter_id == letter_id, Signature.counted)
 
 
 def collect(session: Session, letter_id: int, *, progress: Callable[[int], None] | None = None,

@@ -35,7 +35,7 @@ def public_rows(session: Session, letter_id: int) -> Iterator[tuple[str, str, st
         batch = session.execute(
             select(Signature.id, Signature.public_name, Signature.public_affiliation, Signature.country,
                    Signature.confirmed_at)
-            .where(Signature.letter_id == letter_id, Signature.status == "confirmed", Signature.hidden.is_(False),
+            .where(Signature.letter_id == letter_id, Signature.counted,
                    Signature.public_name.is_not(None), Signature.id > after)
             .order_by(Signature.id)
             .limit(BATCH)

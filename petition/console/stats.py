@@ -18,7 +18,7 @@ SPIKE_RATIO = 3.0
 
 
 def _counted(letter_id: int):
-    return (Signature.letter_id == letter_id, Signature.status == "confirmed", Signature.hidden.is_(False))
+    return (Signature.letter_id == letter_id, Signature.counted)
 
 
 def _bucket(session: Session, column, unit: str):

@@ -337,7 +337,7 @@ def erase(session: Session, address: str, actor: User | None = None) -> EraseRep
     for row, sig, orgs in _matching(session, address):
         touched = False
         if sig is not None:
-            counted = sig.status == "confirmed" and not sig.hidden
+            counted = sig.counted
             session.delete(sig)
             session.flush()
             if counted:

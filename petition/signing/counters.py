@@ -99,7 +99,7 @@ def reconcile(session: Session, letter_id: int) -> tuple[int, int]:
     shard = shard_of(Signature.id)
     per_shard = dict(session.execute(
         select(shard, func.count())
-        .where(Signature.letter_id == letter_id, Signature.status == "confirmed", Signature.hidden.is_(False))
+        .where(Signature.letter_id == letter_id, Signature.counted)
         .group_by(shard)
     ).all())
     for number, value in held.items():

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Index, Integer, String, Text, and_, text
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column
 
 from petition.extensions import db
@@ -58,6 +59,18 @@ class Signature(db.Model):
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     confirm_nonce_hash: Mapped[str | None] = mapped_column(String(64))
     manage_nonce_hash: Mapped[str | None] = mapped_column(String(64))
+
+    # What a letter counts: its public count, the bundle's annex, the console's figures
+    # and exports, who may be mailed its updates. A confirmed signature that no lead has
+    # hidden (a withdrawn one is deleted). Written once, for SQL and for Python.
+    @hybrid_property
+    def counted(self) -> bool:
+        return is_counted(self)
+
+    @counted.inplace.expression
+    @classmethod
+    def _counted_in_sql(cls):
+        return and_(cls.status == "confirmed", cls.hidden.is_(False))
     receipt_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     # The manage (withdraw) link's nonce, encrypted, so that a later "you have already
     # signed" mail repeats the same link instead of replacing the one already mailed.
@@ -74,6 +87,11 @@ class Signature(db.Model):
     published_on: Mapped[date | None] = mapped_column(Date)
     public_rank: Mapped[int | None] = mapped_column(BigInteger)
 
+
+
+def is_counted(signature) -> bool:
+    """Signature.counted for an ORM object or a Core row with status and hidden."""
+    return signature.status == "confirmed" and not signature.hidden
 
 class SignatureCounter(db.Model):
     """Confirmed signatures per letter, spread over shards.

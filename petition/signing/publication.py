@@ -42,8 +42,7 @@ _random = secrets.SystemRandom()
 def _public_name_conditions() -> tuple:
     """A confirmed, not hidden signature with a public name: one the list may carry."""
     return (
-        Signature.status == "confirmed",
-        Signature.hidden.is_(False),
+        Signature.counted,
         Signature.public_name.is_not(None),
     )
 

@@ -30,7 +30,7 @@ from petition.models_common import utcnow
 from petition.signing import counters, intake, withdraw_codes
 from petition.signing.intake import AlreadySigned, LetterNotOpen  # noqa: F401  the flow's answers, for callers
 from petition.signing.addresses import canonical, domain_of
-from petition.signing.models import Signature, SignatureCounter
+from petition.signing.models import Signature, SignatureCounter, is_counted
 from petition.urls import public_url
 
 log = logging.getLogger("petition.signing")
@@ -352,7 +352,7 @@ def remove_signature(session: Session, sig: Signature) -> Letter:
     if not gone:
         raise tokens.InvalidLink()
     for row in gone:
-        if row.status == "confirmed" and not row.hidden:
+        if is_counted(row):
             counters.add(session, letter_id, row.id, -1)
     events.signature_withdrawn.send(events.INDIVIDUAL, session=session, letter_id=letter_id, signer_id=signer_id)
     return letter_row

@@ -46,7 +46,7 @@ class Update:
 
 
 def _recipients(letter_id: int):
-    return (Signature.letter_id == letter_id, Signature.status == "confirmed", Signature.hidden.is_(False),
+    return (Signature.letter_id == letter_id, Signature.counted,
             Signature.updates_opt_in.is_(True))
 
 
