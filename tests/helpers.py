@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 from cryptography.fernet import Fernet
@@ -178,3 +180,25 @@ def withdraw_code_in(html: str) -> str:
     match = WITHDRAW_CODE_RE.search(html)
     assert match, "no withdrawal code on the page"
     return match.group(1)
+
+
+def database_dump(app) -> bytes:
+    """What a stolen copy of the database holds: the SQLite file with its WAL and journal,
+    or pg_dump's data on PostgreSQL (every table's rows as text). Commits first."""
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    db.session.commit()
+    if url.startswith("sqlite"):
+        path = Path(url.split("sqlite:///", 1)[1])
+        db.engine.dispose()
+        data = path.read_bytes()
+        for extra in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-journal")):
+            if extra.exists():
+                data += extra.read_bytes()
+        return data
+    pg_dump = shutil.which("pg_dump")
+    if not pg_dump:
+        import pytest
+
+        pytest.skip("pg_dump is not installed")
+    plain = url.replace("postgresql+psycopg://", "postgresql://")
+    return subprocess.run([pg_dump, "--data-only", plain], check=True, capture_output=True, env=os.environ).stdout

@@ -1,17 +1,13 @@
 """A copy of the database alone reveals only what the site already shows."""
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from petition.extensions import db
 from petition.signing.models import Signature
-from tests.helpers import confirm_from_mail, publish_names, sign_letter
+from tests.helpers import confirm_from_mail, database_dump, publish_names, sign_letter
 
 EMAIL = "secret.signer.4711@example.org"
 NAME = "Zainab Unlisted-Person"
@@ -25,21 +21,7 @@ def sign_privately(app, client):
 
 
 def dump(app, tmp_path) -> bytes:
-    url = app.config["SQLALCHEMY_DATABASE_URI"]
-    db.session.commit()
-    if url.startswith("sqlite"):
-        path = Path(url.split("sqlite:///", 1)[1])
-        db.engine.dispose()
-        data = path.read_bytes()
-        for extra in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-journal")):
-            if extra.exists():
-                data += extra.read_bytes()
-        return data
-    pg_dump = shutil.which("pg_dump")
-    if not pg_dump:
-        pytest.skip("pg_dump is not installed")
-    plain = url.replace("postgresql+psycopg://", "postgresql://")
-    return subprocess.run([pg_dump, "--data-only", plain], check=True, capture_output=True, env=os.environ).stdout
+    return database_dump(app)
 
 
 def test_database_dump_holds_no_address_and_no_unlisted_name(app, client, tmp_path):
