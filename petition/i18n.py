@@ -1,6 +1,8 @@
 """Languages of the interface: which exist, which way they run, which one a request wants."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from babel import Locale
 from babel.dates import format_skeleton
 from flask import g, request
@@ -42,8 +44,23 @@ def select_locale() -> str:
 
 def select_timezone() -> str:
     """Flask-Babel's time zone selector: the time zone of the letter a page is about
-    (set by petition.web from the URL's slug), else UTC."""
-    return getattr(g, "timezone", None) or "UTC"
+    (its slug kept by petition.web from the URL), else UTC. Looked up only when a page
+    formats a date: a cached letter page formats none."""
+    slug = getattr(g, "letter_slug", None)
+    return (slug and _letter_timezone(slug)) or "UTC"
+
+
+def _no_letters(_slug: str) -> str | None:
+    return None
+
+
+_letter_timezone: Callable[[str], str | None] = _no_letters
+
+
+def register_letter_timezones(lookup: Callable[[str], str | None]) -> None:
+    """How to find a letter's time zone from its slug (the core knows no letters)."""
+    global _letter_timezone
+    _letter_timezone = lookup
 
 
 def format_when(moment) -> str:

@@ -20,7 +20,7 @@ from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
-from petition import caching
+from petition import caching, i18n
 from petition.extensions import db
 from petition.letters.loader import LoadedLetter, load_all
 from petition.letters.models import Letter, LetterVersion
@@ -78,6 +78,7 @@ def init_app(app: Flask) -> None:
     """Load and validate every letter file (a bad file stops start-up), then sync them
     into the database if its schema exists (before `db upgrade` there is nothing to sync)."""
     app.extensions[EXTENSION_KEY] = load_all(app.config["PETITION"].LETTERS_DIR)
+    i18n.register_letter_timezones(timezone_of)
     with app.app_context():
         try:
             if inspect(db.engine).has_table("letters") and inspect(db.engine).has_table("signature_counters"):
@@ -218,6 +219,12 @@ def public_row(slug: str) -> LetterSnapshot | None:
     """The letter's row as of at most LETTER_CACHE_SECONDS ago (per process and app).
     For reading only: anything that changes a letter uses letter_row()."""
     return _snapshot(slug, Letter.slug)
+
+
+def timezone_of(slug: str) -> str | None:
+    """The time zone a letter's dates and times are shown in (its letter.yaml)."""
+    found = registry().get(slug)
+    return found.meta.timezone if found else None
 
 
 def public_letter(slug: str) -> tuple[LetterSnapshot, LoadedLetter] | None:

@@ -18,11 +18,9 @@ def init_app(app: Flask) -> None:
                 abort(404)
             g.lang = lang
         if values and "slug" in values:
-            # Dates and times on a letter's pages (public and console) in its time zone.
-            from petition.letters import services as letters
-
-            loaded = letters.registry().get(values["slug"])
-            g.timezone = loaded.meta.timezone if loaded else None
+            # Dates and times on a letter's pages (public and console) in its time zone
+            # (i18n.select_timezone looks it up if the page formats one).
+            g.letter_slug = values["slug"]
 
     @app.url_defaults
     def _add_lang(endpoint, values):
