@@ -14,6 +14,7 @@ from petition import audit
 from petition.bundles import services
 from petition.bundles.forms import BuildForm
 from petition.bundles.jobs import BUILD_JOB
+from petition.bundles.signing_keys import SigningKeyMissing
 from petition.extensions import db
 from petition.forms import options
 from petition.i18n import LANGUAGES
@@ -48,8 +49,6 @@ def _failure(job: Job) -> str | None:
     server path (those are in the worker's log, for the operator)."""
     if job.status != "failed":
         return None
-    from petition.bundles.signing_keys import SigningKeyMissing
-
     if (job.message or "").startswith(SigningKeyMissing.__name__ + ":"):
         return _("Bundles cannot be signed yet: the server has no signing key. Ask the site's operator "
                  "to install one (BUNDLE_PKCS12_PATH, described in README).")

@@ -12,6 +12,7 @@ from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
 from petition import outages
+from petition.extensions import db
 from petition.i18n import LANGUAGES, best_language
 
 # Seconds a client is asked to wait while a dependency is down.
@@ -26,6 +27,8 @@ def unavailable_dependency(error: BaseException) -> str | None:
                           sa_exc.TimeoutError)):
         return "database"
     try:
+        # Imported only when a request has failed: redis-py is a noticeable part of
+        # start-up to import (python -X importtime), as health.py says.
         import redis
     except ImportError:  # pragma: no cover - redis is a dependency
         return None
@@ -106,8 +109,6 @@ def register_error_handlers(app: Flask) -> None:
         return response
 
     with app.app_context():
-        from petition.extensions import db
-
         engine = db.engine
 
     @event.listens_for(engine, "connect")

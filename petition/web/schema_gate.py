@@ -18,6 +18,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from petition.database import UPGRADE_COMMAND, missing_tables
 from petition.extensions import db
+from petition.letters import services as letters
+from petition.web.errors import render_error
 
 log = logging.getLogger("petition.web")
 
@@ -44,8 +46,6 @@ def init_app(app: Flask) -> None:
                     state["told"] = True
                     log.error("the database has no schema yet (%d tables missing): run `%s`",
                               len(missing), UPGRADE_COMMAND)
-            from petition.web.errors import render_error
-
             message = _("This site is not ready yet. Please try again later.")
             if not app.config["PETITION"].is_production:
                 message += " " + _("Its database has not been set up: run %(command)s, then reload this page.",
@@ -61,8 +61,6 @@ def init_app(app: Flask) -> None:
 
 def _load_letters() -> None:
     """Start-up skipped the letter files (there were no tables): load them now."""
-    from petition.letters import services as letters
-
     try:
         letters.sync(db.session, letters.registry())
         log.info("database schema found: letters loaded")
