@@ -38,9 +38,9 @@ V = TypeVar("V")
 
 _EXTENSION = "petition.caches"
 _FRESH_UNTIL = "fresh_until"  # in the session: until when this visitor reads afresh
-# Set by every request for itself (a context variable, as Flask's own request context
-# is: every cache hit asks, and asking through flask.request cost ~1.5 us a hit). Left
-# set after a request, it can only make later reads in that thread fresher, never staler.
+# Set by a request for itself and unset when it ends (a context variable, as Flask's own
+# request context is: every cache hit asks, and asking through flask.request cost ~1.5 us
+# a hit). Left set, it would make every later read in that thread skip its copies.
 _read_afresh: ContextVar[bool] = ContextVar("petition_caching_read_afresh", default=False)
 
 
@@ -60,6 +60,10 @@ def init_app(app: Flask) -> None:
         _read_afresh.set(until is not None and time.time() < until)
         if until is not None and not _read_afresh.get():
             session.pop(_FRESH_UNTIL)
+
+    @app.teardown_request
+    def _read_copies_again(_error=None):
+        _read_afresh.set(False)
 
 
 class TTLCache(Generic[V]):

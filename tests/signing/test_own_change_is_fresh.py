@@ -108,3 +108,18 @@ def test_after_withdrawing_with_a_code_their_next_page_no_longer_counts_them(two
     signer_on_a = worker_a.test_client()
     move_cookies(signer_on_b, signer_on_a)
     assert shown_count(signer_on_a.get(PAGE).text) == counted - 1
+
+
+def test_reading_afresh_ends_with_the_request(two_workers):
+    """The mark is the request's own: the thread's next work (a CLI command, a worker's
+    job, the next test) is served the copies again."""
+    worker_a, worker_b = two_workers
+    signer = worker_b.test_client()
+    sign_letter(signer)
+    confirm_from_mail(signer, worker_b, outbox_messages(worker_b)[-1])
+    signer.get(PAGE)  # a request that reads afresh, in this thread
+    computed = []
+    with worker_b.app_context():
+        for _ in range(2):
+            caching.cache("test.after_request").get("key", 60, lambda: computed.append(1) or "value")
+    assert computed == [1]
