@@ -40,6 +40,9 @@ def create_app(config: Config | None = None) -> Flask:
     for area in (letters, signing, organisations, bundles, paper, console, deliveries, updates, privacy,
                  web, api, health, headers, mail, jobs):
         area.init_app(app)
+    # Once every area listens to letters.services.synced (signing adds each letter's
+    # counter shards): synced before that, a new letter's confirmations counted nowhere.
+    letters.sync_at_start(app)
     # Last, so that every blueprint's views exist to be wrapped by their limits.
     apply_limits(app)
     return app

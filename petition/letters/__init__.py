@@ -14,3 +14,11 @@ def init_app(app: Flask) -> None:
 
     services.init_app(app)
     app.cli.add_command(cli.letters_cli)
+
+
+def sync_at_start(app: Flask) -> None:
+    """Sync the letter files into the database (services.sync_at_start): after every
+    area's init_app, so that each has connected to letters.services.synced."""
+    from petition.letters import services
+
+    services.sync_at_start(app)

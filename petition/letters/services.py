@@ -75,10 +75,16 @@ class SyncReport:
 
 
 def init_app(app: Flask) -> None:
-    """Load and validate every letter file (a bad file stops start-up), then sync them
-    into the database if its schema exists (before `db upgrade` there is nothing to sync)."""
+    """Load and validate every letter file (a bad file stops start-up)."""
     app.extensions[EXTENSION_KEY] = load_all(app.config["PETITION"].LETTERS_DIR)
     i18n.register_letter_timezones(timezone_of)
+
+
+def sync_at_start(app: Flask) -> None:
+    """Sync the letter files into the database if its schema exists (before `db upgrade`
+    there is nothing to sync; the schema gate syncs once it appears). Called once every
+    area has connected to `synced`: a letter synced before signing had heard of it would
+    have no counter shards, and its confirmations would count nowhere."""
     with app.app_context():
         try:
             if inspect(db.engine).has_table("letters") and inspect(db.engine).has_table("signature_counters"):

@@ -101,3 +101,26 @@ def test_a_worker_started_without_schema_says_what_to_run_and_exits(tmp_path, co
     assert result.returncode == 1
     assert "run `flask --app wsgi db upgrade` first" in result.stderr
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_letters_synced_while_a_fresh_process_starts_count_their_signatures(tmp_path):
+    """`db upgrade` in one process, the site started in another: the letters are synced
+    while the app is built. Synced before the signing area had connected to
+    letters.synced, a letter got no counter shards and every confirmation counted
+    nowhere (the count stayed 0; found by the browser test on a fresh site). Only a fresh
+    process shows it: in this one, every area was imported long ago."""
+    import sqlite3
+
+    from petition.signing.models import SignatureCounter
+
+    env = _env(tmp_path)
+    upgrade = subprocess.run([*FLASK, "db", "upgrade"], cwd=ROOT, env=env, capture_output=True, timeout=120)
+    assert upgrade.returncode == 0, upgrade.stderr
+    started = subprocess.run([*FLASK, "db", "current"], cwd=ROOT, env=env, capture_output=True, timeout=120)
+    assert started.returncode == 0, started.stderr
+    with sqlite3.connect(tmp_path / "fresh.db") as database:
+        letters = database.execute("SELECT id, slug FROM letters").fetchall()
+        shards = dict(database.execute("SELECT letter_id, COUNT(*) FROM signature_counters GROUP BY letter_id"))
+    assert letters
+    for letter_id, slug in letters:
+        assert shards.get(letter_id) == SignatureCounter.SHARDS, slug
