@@ -14,7 +14,6 @@ from petition.deliveries.models import DeliveryEvent
 from petition.extensions import db
 from petition.jobs import runner
 from petition.jobs.models import Job
-from petition.signing.models import Signature
 from petition.updates.services import Update, queue_to_opted_in, recipient_count
 
 # The job's name predates this area; queued jobs of that kind must still run.
@@ -36,8 +35,4 @@ def send_notices(job: Job, progress) -> dict:
     event = db.session.get(DeliveryEvent, json.loads(job.payload)["event"])
     if event is None:
         return {"queued": 0}
-
-    def update_for(sig: Signature) -> Update:
-        return Update(*deliveries.notice_text(event, sig.lang))
-
-    return queue_to_opted_in(job, progress, update_for)
+    return queue_to_opted_in(job, progress, lambda lang: Update(*deliveries.notice_text(event, lang)))

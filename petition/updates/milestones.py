@@ -12,7 +12,6 @@ from petition.jobs import runner
 from petition.jobs.models import Job
 from petition.letters.milestones import milestone_text
 from petition.letters.models import Milestone
-from petition.signing.models import Signature
 from petition.updates.services import Update, queue_to_opted_in
 
 KIND = "milestones.send"
@@ -29,11 +28,4 @@ def _queue_mailing(_sender, *, session: Session, letter_id: int, milestone_id: i
 @runner.handler(KIND)
 def send_milestone(job: Job, progress) -> dict:
     goal = int(json.loads(job.payload)["goal"])
-    texts: dict[str, Update] = {}
-
-    def update_for(sig: Signature) -> Update:
-        if sig.lang not in texts:
-            texts[sig.lang] = Update(*milestone_text(goal, sig.lang))
-        return texts[sig.lang]
-
-    return queue_to_opted_in(job, progress, update_for)
+    return queue_to_opted_in(job, progress, lambda lang: Update(*milestone_text(goal, lang)))

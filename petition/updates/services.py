@@ -129,14 +129,15 @@ def build_message(row: Letter, sig: Signature, update: Update) -> mail.Message:
 def send_updates(job: Job, progress) -> dict:
     payload = json.loads(job.payload)
     update = Update(subject=payload["subject"], body=payload["body"])
-    return queue_to_opted_in(job, progress, lambda sig: update)
+    return queue_to_opted_in(job, progress, lambda _lang: update)
 
 
-def queue_to_opted_in(job: Job, progress, update_for: Callable[[Signature], Update]) -> dict:
+def queue_to_opted_in(job: Job, progress, update_in: Callable[[str], Update]) -> dict:
     """Queue one email per opted-in signer of the job's letter, BATCH at a time, each
     batch in its own transaction; the cursor is kept in the job's payload so a retried
-    job resumes where it stopped instead of mailing anyone twice. update_for(sig) gives
-    the text for one signer (a milestone mail is written in each signer's language)."""
+    job resumes where it stopped instead of mailing anyone twice. update_in(lang) gives
+    the text in one language (a milestone mail is written in each signer's), asked once
+    per language, not once per signer."""
     session = db.session
     payload = json.loads(job.payload)
     row = session.get(Letter, job.letter_id)
@@ -145,6 +146,7 @@ def queue_to_opted_in(job: Job, progress, update_for: Callable[[Signature], Upda
     after, queued = int(payload.get("after", 0)), int(payload.get("queued", 0))
     total = max(recipient_count(session, row.id) + queued, 1)
     job_id = job.id
+    texts: dict[str, Update] = {}
     while True:
         batch = list(session.scalars(select(Signature).where(*_recipients(row.id), Signature.id > after)
                                      .order_by(Signature.id).limit(BATCH)))
@@ -152,7 +154,9 @@ def queue_to_opted_in(job: Job, progress, update_for: Callable[[Signature], Upda
             break
         for sig in batch:
             if sig.email_enc:
-                mail.queue(session, build_message(row, sig, update_for(sig)), purpose="update", letter_id=row.id)
+                if sig.lang not in texts:
+                    texts[sig.lang] = update_in(sig.lang)
+                mail.queue(session, build_message(row, sig, texts[sig.lang]), purpose="update", letter_id=row.id)
                 queued += 1
         after = batch[-1].id
         payload.update(after=after, queued=queued)
