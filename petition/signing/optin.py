@@ -24,7 +24,7 @@ from flask_wtf.csrf import generate_csrf
 from sqlalchemy import Connection, Row
 from sqlalchemy.orm import Session
 
-from petition import caching, page_cache, tokens
+from petition import page_cache, tokens
 from petition.database import autocommit
 from petition.extensions import db
 from petition.forms import Form
@@ -185,7 +185,6 @@ def confirm(kind: SignerKind, token: str):
         db.session.rollback()
         return _already_confirmed(kind, row.id)
     db.session.commit()
-    caching.after_own_change()  # their next page counts them, whichever worker serves it
     # Shown in the answer itself, not after a redirect: the withdrawal code exists only
     # here, once (a reload meets the used link, not the code).
     return _render(kind, "confirmed", row=row, letter=letter, text=_page_text(letter),
@@ -228,7 +227,6 @@ def withdraw(kind: SignerKind, token: str):
             db.session.rollback()
             return _render(kind, "link_invalid", withdrawn=True), 404
         db.session.commit()
-        caching.after_own_change()
         # Redirect after the POST, so that a refresh does not send it again.
         return redirect(url_for(kind.endpoint("withdrawn"), slug=row.slug), code=303)
     status = 400 if request.method == "POST" else 200

@@ -19,7 +19,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import HiddenField, StringField
 from wtforms.validators import InputRequired, Length
 
-from petition import caching, tokens
+from petition import tokens
 from petition.extensions import db
 from petition.forms import Form
 from petition.letters import services as letters
@@ -67,7 +67,6 @@ def enter():
         db.session.rollback()
         return _wrong_code(form)
     db.session.commit()
-    caching.after_own_change()  # their next page no longer counts them, on any worker
     return redirect(url_for("withdraw_codes.done"), code=303)
 
 

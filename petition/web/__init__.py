@@ -2,11 +2,22 @@
 a letter's public pages and feeds (letter_pages.py)."""
 from __future__ import annotations
 
-from flask import Flask, abort, g, request, url_for
+from flask import Flask, abort, g, has_request_context, request, url_for
 from flask_babel import get_locale
 
-from petition import countries
+from petition import caching, countries, events
 from petition.i18n import LANGUAGES, format_when, separators, text_direction
+
+
+@events.signature_confirmed.connect
+@events.signature_withdrawn.connect
+def _own_change_read_afresh(_kind, **_ids) -> None:
+    """The visitor whose request confirmed or withdrew a signature (any kind, by link or
+    by code) sees it counted on their next pages, whichever worker serves them
+    (caching.after_own_change). Sent inside the service's transaction: were it rolled
+    back, the mark would only make a few seconds of their pages fresher."""
+    if has_request_context():
+        caching.after_own_change()
 
 
 def init_app(app: Flask) -> None:
